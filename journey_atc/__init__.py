@@ -1,0 +1,1 @@
+"""journey-atc: journey_atc."""
