@@ -91,3 +91,33 @@ def create_raw_tables_sql(replace: bool = False) -> list[str]:
         cols = ",\n    ".join(f'"{name}" {ctype}' for name, ctype, _ in columns)
         statements.append(f"{verb} {RAW_SCHEMA}.{table} (\n    {cols}\n)")
     return statements
+
+
+def insert_rows(con, table: str, rows: list[dict]) -> None:
+    """Insert dicts into ``raw.<table>``; absent columns are null.
+
+    Used by tests and small fixtures; bulk loads go through :mod:`journey_atc.loader`.
+    Dict/list values are written as JSON text, the way the loader stores them.
+    """
+    import json
+
+    columns = [name for name, _, _ in RAW_TABLES[table]]
+    unknown = {k for row in rows for k in row} - set(columns)
+    if unknown:
+        raise ValueError(f"raw.{table} has no column(s) {sorted(unknown)}")
+    values = []
+    for i, row in enumerate(rows, start=1):
+        out = []
+        for name in columns:
+            v = row.get(name)
+            if isinstance(v, dict | list):
+                v = json.dumps(v)
+            if name == "_source_line" and v is None:
+                v = i
+            if name == "_source_file" and v is None:
+                v = "fixture"
+            out.append(v)
+        values.append(out)
+    placeholders = ", ".join("?" for _ in columns)
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    con.executemany(f"insert into {RAW_SCHEMA}.{table} ({quoted}) values ({placeholders})", values)
