@@ -1,0 +1,37 @@
+# journey-atc: the two commands.
+#   make run    create the environment, generate sample data, load, build, summarise
+#   make test   create the environment, run every test (pytest, dbt, sqlfluff, ruff)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+PEOPLE ?= 10000
+SEED ?= 7
+
+.PHONY: run test env lint bench clean
+
+run: $(VENV)/.installed
+	atc demo --people $(PEOPLE) --seed $(SEED)
+
+test: $(VENV)/.installed
+	pytest
+
+env: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "journey-atc needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+lint: $(VENV)/.installed
+	ruff check . && ruff format --check . && sqlfluff lint dbt_project/models dbt_project/data-tests
+
+bench: $(VENV)/.installed
+	python bench/bench_foundation.py
+
+clean:
+	rm -rf target logs warehouse data
