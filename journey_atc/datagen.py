@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 
 from journey_atc.raw_schema import RAW_TABLES
@@ -429,8 +430,9 @@ def _iso(ms: str, off: str, fmt: str) -> str:
     return ISO_SQL.format(ms=ms, off=off, fmt=fmt)
 
 
-def _uuid(expr: str) -> str:
-    h = f"md5({expr})"
+def _uuid(expr: str, hashed: bool = False) -> str:
+    """UUID-shaped text from the md5 of ``expr`` (or from ``expr`` if it already is one)."""
+    h = expr if hashed else f"md5({expr})"
     return (
         f"substr({h}, 1, 8) || '-' || substr({h}, 9, 4) || '-4' || substr({h}, 14, 3) || '-a'"
         f" || substr({h}, 18, 3) || '-' || substr({h}, 21, 12)"
@@ -460,7 +462,9 @@ select
             || (case when p.email_pad = 2 then ' ' else '' end)
     end as email,
     case when p.has_phone then ph.phone end as phone,
-    p.newsletter
+    p.newsletter,
+    {anon_ids} as anon_ids,
+    {device_ids} as device_ids
 from person_arrow as p
 cross join lateral (
     select case p.email_kind
@@ -519,150 +523,226 @@ cross join lateral (
 ) as ph
 """
 
-EVENTS_SQL = """
-with e as (
-    select
-        ev.*,
-        pe.country,
-        pe.locale,
-        pe.tz,
-        pe.city,
-        pe.user_id as person_user_id,
-        pe.email,
-        pe.phone,
-        pe.first_name,
-        pe.last_name,
-        pe.newsletter,
-        'anon:' || {seed} || ':' || ev.pid || ':' || ev.device as anon_key,
-        {currencies}[pe.currency_i + 1] as currency
-    from event_arrow as ev
-    inner join people as pe on ev.pid = pe.pid
-),
 
-ids as (
-    select
-        e.*,
-        case when e.device < 0 then 'kiosk-' || lpad(cast(-e.device as varchar), 3, '0')
-            else {anon_uuid} end as anonymous_id_v,
-        case when e.device < 0 then 'KIOSK-BOX-OFFICE-' || lpad(cast(-e.device as varchar), 3, '0')
-            else upper(substr(md5('dev' || e.anon_key), 1, 16)) end as device_id_v,
-        {msg_uuid} as message_id_v,
-        'crt_' || e.pid || '_' || e.session as cart_id,
-        'ord_' || e.pid || '_' || e.seq as order_id
-    from e
-),
+def _js(expr: str) -> str:
+    """A JSON string value (or null) from a text expression; generated text needs no escaping."""
+    return f"""coalesce('"' || ({expr}) || '"', 'null')"""
 
-shaped as (
-    select
-        i.*,
-        json_object(
-            'device', case when i.malformed = 2 then json_object('type', {device_types}[i.device_type + 1])
-                else json_object('id', i.device_id_v, 'type', {device_types}[i.device_type + 1]) end,
-            'locale', i.locale,
-            'ip', i.ip_a || '.' || i.ip_b || '.' || i.ip_c || '.' || i.ip_d,
-            'location', json_object('country', i.country, 'city', i.city)
-        ) as ctx_base,
-        case
-            when i.kind = {k_show} then json_object(
-                'show_id', s.show_id, 'venue_id', s.venue_id, 'category', s.category)
-            when i.kind = {k_ticket} then json_object('show_id', s.show_id, 'venue_id', s.venue_id)
-            when i.kind = {k_product} then json_object(
-                'product_id', pr.product_id, 'category', pr.category, 'price', i.price,
-                'currency', i.currency)
-            when i.kind = {k_category} then json_object('category', {categories}[i.category + 1])
-            when i.kind = {k_added} and i.order_type = 0 then json_object(
-                'cart_id', i.cart_id, 'show_id', s.show_id, 'category', s.category,
-                'price', i.price, 'quantity', i.quantity, 'ticket_type', {ticket_types}[i.ticket_type + 1])
-            when i.kind = {k_added} then json_object(
-                'cart_id', i.cart_id, 'product_id', pr.product_id, 'category', pr.category,
-                'price', i.price, 'quantity', i.quantity)
-            when i.kind = {k_removed} then json_object(
-                'cart_id', i.cart_id, 'product_id', coalesce(pr.product_id, s.show_id))
-            when i.kind = {k_cart} then json_object('cart_id', i.cart_id)
-            when i.kind = {k_checkout} then json_object(
-                'cart_id', i.cart_id, 'revenue', round(i.price * i.quantity, 2), 'currency', i.currency)
-            when i.kind = {k_order} and i.order_type = 0 then json_object(
-                'order_id', i.order_id, 'cart_id', i.cart_id, 'order_type', 'tickets',
-                'revenue', round(i.price * i.quantity, 2), 'currency', i.currency,
-                'show_id', s.show_id, 'venue_id', s.venue_id, 'category', s.category,
-                'ticket_type', {ticket_types}[i.ticket_type + 1], 'quantity', i.quantity)
-            when i.kind = {k_order} then json_object(
-                'order_id', i.order_id, 'cart_id', i.cart_id, 'order_type', 'merchandise',
-                'revenue', round(i.price * i.quantity + i.price2, 2), 'currency', i.currency,
-                'category', pr.category, 'quantity', i.quantity + (i.price2 > 0)::int,
-                'products', case when i.price2 > 0 then json_array(
-                    json_object('product_id', pr.product_id, 'category', pr.category,
-                        'price', i.price, 'quantity', i.quantity),
-                    json_object('product_id', pr2.product_id, 'category', pr2.category,
-                        'price', i.price2, 'quantity', 1))
-                    else json_array(json_object('product_id', pr.product_id, 'category', pr.category,
-                        'price', i.price, 'quantity', i.quantity)) end)
-            when i.kind = {k_refund} then json_object(
-                'order_id', 'ord_' || i.pid || '_' || greatest(i.seq - 7, 0),
-                'revenue', round(i.price * i.quantity, 2))
-            when i.kind = {k_search} then json_object('query', {search}[i.category % 8 + 1])
-            when i.kind = {k_newsletter} then json_object('list', case when i.category % 3 = 0
-                then 'weekly_picks' else 'newsletter' end)
-            when i.kind = {k_signup} then json_object('method', case when i.category % 3 = 0
-                then 'google' else 'email' end)
-            when i.kind = {k_page} then case when i.category < 12 then json_object(
-                'name', 'Category', 'path', '/c/' || {categories}[i.category + 1],
-                'category', {categories}[i.category + 1]) else json_object('name', 'Home', 'path', '/') end
-            when i.kind = {k_screen} then json_object('name', case when i.category < 6
-                then 'Show Details' else 'Home' end)
-            else json_object()
-        end as props_v,
-        case when i.kind = {k_identify} then json_object(
-            'email', i.email, 'phone', i.phone, 'first_name', i.first_name,
-            'last_name', i.last_name, 'newsletter_opt_in', i.newsletter) end as traits_v
-    from ids as i
-    left join shows as s on i.show = s.idx
-    left join products as pr on i.product = pr.idx
-    left join products as pr2 on i.product2 = pr2.idx
-),
 
-final as (
+def _jn(expr: str) -> str:
+    """A JSON number/boolean (or null) from an expression."""
+    return f"coalesce(cast(({expr}) as varchar), 'null')"
+
+
+def _jobj(*pairs: tuple[str, str]) -> str:
+    """SQL that concatenates a JSON object from (key, JSON-valued SQL) pairs (one allocation)."""
+    if not pairs:
+        return "'{}'"
+    parts = []
+    for i, (key, value) in enumerate(pairs):
+        parts.append(f"""'{"," if i else "{"}"{key}":'""")
+        parts.append(value)
+    parts.append("'}'")
+    return "concat(" + ", ".join(parts) + ")"
+
+
+def _events_sql(seed: int) -> str:
+    """One projection over the event arrays: text columns and JSON built by concatenation.
+
+    No joins and no sort: with ``preserve_insertion_order`` the rows leave in the
+    order the arrays were built, which is the explicit output order.
+    """
+    device_type = _sql_list(["web", "ios", "android", "kiosk"]) + "[device_type + 1]"
+    device = (
+        f"case when malformed = 2 then {_jobj(('type', _js(device_type)))} "
+        f"else {_jobj(('id', _js('device_id_v')), ('type', _js(device_type)))} end"
+    )
+    base = [
+        ("device", device),
+        ("locale", _js("locale")),
+        ("ip", _js("ip_a || '.' || ip_b || '.' || ip_c || '.' || ip_d")),
+        ("location", _jobj(("country", _js("country")), ("city", _js("city")))),
+    ]
+    tz = ("timezone", _js("tz"))
+    traits = ("traits", _jobj(("email", _js("email")), ("phone", _js("phone"))))
+    with_traits = "ctx_traits and malformed <> 2"
+    context = (
+        f"case when has_tz and {with_traits} then {_jobj(*base, tz, traits)} "
+        f"when has_tz then {_jobj(*base, tz)} "
+        f"when {with_traits} then {_jobj(*base, traits)} "
+        f"else {_jobj(*base)} end"
+    )
+    cats = _sql_list(ALL_CATEGORIES)
+    ticket = _js(_sql_list(TICKET_TYPES) + "[ticket_type + 1]")
+    revenue = _jn("round(price * quantity, 2)")
+    item1 = _jobj(
+        ("product_id", _js("product_id")),
+        ("category", _js("product_category")),
+        ("price", _jn("price")),
+        ("quantity", _jn("quantity")),
+    )
+    item2 = _jobj(
+        ("product_id", _js("product2_id")),
+        ("category", _js("product2_category")),
+        ("price", _jn("price2")),
+        ("quantity", "'1'"),
+    )
+    k = K
+    lit_tickets, lit_merch = _js("'tickets'"), _js("'merchandise'")
+    lit_category, lit_home, lit_root = _js("'Category'"), _js("'Home'"), _js("'/'")
+    props = f"""case
+        when kind = {k["show_viewed"]} then {
+        _jobj(
+            ("show_id", _js("show_id")),
+            ("venue_id", _js("venue_id")),
+            ("category", _js("show_category")),
+        )
+    }
+        when kind = {k["ticket_scanned"]} then {
+        _jobj(("show_id", _js("show_id")), ("venue_id", _js("venue_id")))
+    }
+        when kind = {k["product_viewed"]} then {
+        _jobj(
+            ("product_id", _js("product_id")),
+            ("category", _js("product_category")),
+            ("price", _jn("price")),
+            ("currency", _js("currency")),
+        )
+    }
+        when kind = {k["category_viewed"]} then {_jobj(("category", _js(cats + "[category + 1]")))}
+        when kind = {k["product_added"]} and order_type = 0 then {
+        _jobj(
+            ("cart_id", _js("cart_id")),
+            ("show_id", _js("show_id")),
+            ("category", _js("show_category")),
+            ("price", _jn("price")),
+            ("quantity", _jn("quantity")),
+            ("ticket_type", ticket),
+        )
+    }
+        when kind = {k["product_added"]} then {
+        _jobj(
+            ("cart_id", _js("cart_id")),
+            ("product_id", _js("product_id")),
+            ("category", _js("product_category")),
+            ("price", _jn("price")),
+            ("quantity", _jn("quantity")),
+        )
+    }
+        when kind = {k["product_removed"]} then {
+        _jobj(("cart_id", _js("cart_id")), ("product_id", _js("product_id")))
+    }
+        when kind = {k["cart_viewed"]} then {_jobj(("cart_id", _js("cart_id")))}
+        when kind = {k["checkout_started"]} then {
+        _jobj(("cart_id", _js("cart_id")), ("revenue", revenue), ("currency", _js("currency")))
+    }
+        when kind = {k["order_completed"]} and order_type = 0 then {
+        _jobj(
+            ("order_id", _js("order_id")),
+            ("cart_id", _js("cart_id")),
+            ("order_type", lit_tickets),
+            ("revenue", revenue),
+            ("currency", _js("currency")),
+            ("show_id", _js("show_id")),
+            ("venue_id", _js("venue_id")),
+            ("category", _js("show_category")),
+            ("ticket_type", ticket),
+            ("quantity", _jn("quantity")),
+        )
+    }
+        when kind = {k["order_completed"]} then {
+        _jobj(
+            ("order_id", _js("order_id")),
+            ("cart_id", _js("cart_id")),
+            ("order_type", lit_merch),
+            ("revenue", _jn("round(price * quantity + price2, 2)")),
+            ("currency", _js("currency")),
+            ("category", _js("product_category")),
+            ("quantity", _jn("quantity + cast(price2 > 0 as integer)")),
+            (
+                "products",
+                f"'[' || {item1} || case when price2 > 0 then ',' || {item2} else '' end || ']'",
+            ),
+        )
+    }
+        when kind = {k["order_refunded"]} then {
+        _jobj(
+            ("order_id", _js("'ord_' || pid || '_' || greatest(seq - 7, 0)")), ("revenue", revenue)
+        )
+    }
+        when kind = {k["search_performed"]} then {
+        _jobj(("query", _js(_sql_list(SEARCH_TERMS) + "[category % 8 + 1]")))
+    }
+        when kind = {k["newsletter_subscribed"]} then {
+        _jobj(("list", _js("case when category % 3 = 0 then 'weekly_picks' else 'newsletter' end")))
+    }
+        when kind = {k["signed_up"]} then {
+        _jobj(("method", _js("case when category % 3 = 0 then 'google' else 'email' end")))
+    }
+        when kind = {k["page"]} and category < 12 then {
+        _jobj(
+            ("name", lit_category),
+            ("path", _js(f"'/c/' || {cats}[category + 1]")),
+            ("category", _js(cats + "[category + 1]")),
+        )
+    }
+        when kind = {k["page"]} then {_jobj(("name", lit_home), ("path", lit_root))}
+        when kind = {k["screen"]} then {
+        _jobj(("name", _js("case when category < 6 then 'Show Details' else 'Home' end")))
+    }
+        when kind in ({k["identify"]}, {k["alias"]}) then null
+        else '{{}}'
+    end"""
+    traits_v = _jobj(
+        ("email", _js("email")),
+        ("phone", _js("phone")),
+        ("first_name", _js("first_name")),
+        ("last_name", _js("last_name")),
+        ("newsletter_opt_in", _jn("newsletter")),
+    )
+    iso_ts = _iso("ts_ms", "off_min", "ts_fmt")
+    iso_received = _iso("received_ms", "0", "copy")
+    return f"""
+select
+    case when malformed = 1 then null else message_id_v end as message_id,
+    case
+        when malformed = 7 then {_sql_list(UNKNOWN_TYPES)}[seq % 4 + 1]
+        when kind = {k["identify"]} then 'identify'
+        when kind = {k["alias"]} then 'alias'
+        when kind = {k["page"]} then 'page'
+        when kind = {k["screen"]} then 'screen'
+        else 'track'
+    end as type,
+    case
+        when malformed = 8 then {_sql_list(UNKNOWN_EVENTS)}[seq % 4 + 1]
+        when kind in ({k["identify"]}, {k["alias"]}, {k["page"]}, {k["screen"]}) then null
+        else {_sql_list([sp for _, _, sps in KINDS for sp in sps] + ["(none)"])}[spelling + 1]
+    end as event,
+    case when malformed = 2 or kind = {k["alias"]} then null else anonymous_id_v end as anonymous_id,
+    case when malformed = 2 or not identified then null else person_user_id end as user_id,
+    case when kind = {k["alias"]} then anonymous_id_v end as previous_id,
+    case
+        when malformed = 3 then {_sql_list(BAD_TIMESTAMPS)}[seq % 5 + 1]
+        when malformed = 4 then {_sql_list(ABSURD_TIMESTAMPS)}[seq % 3 + 1]
+        else {iso_ts}
+    end as timestamp,
+    {iso_received} as received_at,
+    case when malformed = 5 then {_sql_list(BROKEN_JSON)}[seq % 5 + 1] else {context} end as context,
+    case when malformed = 6 then {_sql_list(BROKEN_JSON)}[(seq + 2) % 5 + 1] else {props} end
+        as properties,
+    case when kind = {k["identify"]} then {traits_v} end as traits
+from (
     select
-        seq,
-        copy,
-        case when malformed = 1 then null else message_id_v end as message_id,
-        case
-            when malformed = 7 then {unknown_types}[seq % 4 + 1]
-            when kind = {k_identify} then 'identify'
-            when kind = {k_alias} then 'alias'
-            when kind = {k_page} then 'page'
-            when kind = {k_screen} then 'screen'
-            else 'track'
-        end as type,
-        case
-            when malformed = 8 then {unknown_events}[seq % 4 + 1]
-            when kind in ({k_identify}, {k_alias}, {k_page}, {k_screen}) then null
-            else {spellings}[spelling + 1]
-        end as event,
-        case when malformed = 2 or kind = {k_alias} then null else anonymous_id_v end as anonymous_id,
-        case when malformed = 2 or not identified then null else person_user_id end as user_id,
-        case when kind = {k_alias} then anonymous_id_v end as previous_id,
-        case
-            when malformed = 3 then {bad_ts}[seq % 5 + 1]
-            when malformed = 4 then {absurd_ts}[seq % 3 + 1]
-            else {iso_ts}
-        end as timestamp,
-        {iso_received} as received_at,
-        case
-            when malformed = 5 then {broken}[seq % 5 + 1]
-            else cast(json_merge_patch(ctx_base, json_object(
-                'timezone', case when has_tz then tz end,
-                'traits', case when ctx_traits and malformed <> 2 then json_object(
-                    'email', email, 'phone', phone) end)) as varchar)
-        end as context,
-        case when malformed = 6 then {broken}[(seq + 2) % 5 + 1] else cast(props_v as varchar) end
-            as properties,
-        cast(traits_v as varchar) as traits
-    from shaped
+        *,
+        case when device < 0 then 'kiosk-' || lpad(cast(-device as varchar), 3, '0')
+            else anon_id end as anonymous_id_v,
+        case when device < 0 then 'KIOSK-BOX-OFFICE-' || lpad(cast(-device as varchar), 3, '0')
+            else dev_id end as device_id_v,
+        {_uuid("h", hashed=True)} as message_id_v,
+        'crt_' || pid || '_' || session as cart_id,
+        'ord_' || pid || '_' || seq as order_id
+    from (select *, md5('evt:{seed}:' || pid || ':' || seq) as h from event_arrow)
 )
-
-select {out_cols} from final
-order by seq, copy
 """
 
 
@@ -820,8 +900,10 @@ def _events(
     stage = np.concatenate(
         [STAGE[kind[: len(person)]], l_stage, np.arange(len(k_kind)) * 0 + k_pos]
     )
-    tie = rng.random(len(session))
-    order = np.lexsort((tie, stage, s_start[session], s_person[session]))
+    # order sessions by person then start; events within a session by funnel stage
+    s_rank = np.empty(len(s_start), dtype=np.int64)
+    s_rank[np.lexsort((s_start, s_person))] = np.arange(len(s_start))
+    order = np.argsort(s_rank[session] * 16 + stage + 4, kind="stable")
     session, kind = session[order], kind[order]
     m = len(session)
     pid_local = s_person[session]
@@ -1103,6 +1185,54 @@ order by seq
 # ---------------------------------------------------------------- writing
 
 
+def _take(values: pa.Array, idx: np.ndarray) -> pa.Array:
+    """values[idx], null where idx < 0."""
+    return values.take(pa.array(idx, mask=idx < 0))
+
+
+def _event_table(ev: dict[str, np.ndarray], start: int, con, cat: _Catalog) -> pa.Table:
+    """The event arrays plus the person and catalog text they refer to (taken by index)."""
+    people = con.execute(
+        "select country, locale, tz, city, user_id, email, phone, first_name, last_name, "
+        "newsletter, currency_i, anon_ids, device_ids from people order by pid"
+    ).fetch_arrow_table()
+    local = ev["pid"] - start
+    table = pa.table(ev)
+    for name in (
+        "country",
+        "locale",
+        "tz",
+        "city",
+        "email",
+        "phone",
+        "first_name",
+        "last_name",
+        "newsletter",
+    ):
+        table = table.append_column(name, _take(people[name].combine_chunks(), local))
+    table = table.append_column("person_user_id", _take(people["user_id"].combine_chunks(), local))
+    currencies = pa.array(["USD", "CAD", "GBP", "EUR", "AUD"])
+    cur = people["currency_i"].to_numpy()[local]
+    table = table.append_column("currency", _take(currencies, cur))
+    slot = local * 4 + np.maximum(ev["device"], 0)
+    for name, col in (("anon_id", "anon_ids"), ("dev_id", "device_ids")):
+        flat = pa.compute.list_flatten(people[col].combine_chunks())
+        table = table.append_column(name, _take(flat, slot))
+    shows, products = cat.shows, cat.products
+    show = ev["show"]
+    table = table.append_column("show_id", _take(shows["show_id"].combine_chunks(), show))
+    table = table.append_column("venue_id", _take(shows["venue_id"].combine_chunks(), show))
+    table = table.append_column("show_category", _take(shows["category"].combine_chunks(), show))
+    for prefix, idx in (("product", ev["product"]), ("product2", ev["product2"])):
+        table = table.append_column(
+            f"{prefix}_id", _take(products["product_id"].combine_chunks(), idx)
+        )
+        table = table.append_column(
+            f"{prefix}_category", _take(products["category"].combine_chunks(), idx)
+        )
+    return table
+
+
 class _Sink:
     """Appends chunks of one table to a single Parquet or JSON-lines file, in order."""
 
@@ -1225,7 +1355,17 @@ def generate(
         "country_domains": _sql_list([COUNTRY_DOMAINS[c] for c in COUNTRIES]),
         "junk_phones": _sql_list(["12345", "000-0000", "n/a"]),
     }
-    people_sql = PEOPLE_SQL.format(**fmt_sql)
+    people_sql = PEOPLE_SQL.format(
+        anon_ids="["
+        + ", ".join(_uuid(f"'anon:{seed}:' || p.pid || ':{d}'") for d in range(4))
+        + "]",
+        device_ids="["
+        + ", ".join(
+            f"upper(substr(md5('dev:{seed}:' || p.pid || ':{d}'), 1, 16))" for d in range(4)
+        )
+        + "]",
+        **fmt_sql,
+    )
     spellings = [sp for _, _, sps in KINDS for sp in sps] + ["(none)"]
     kind_fmt = {
         f"k_{short}": K[name]
@@ -1249,26 +1389,7 @@ def generate(
             ("alias", "alias"),
         ]
     }
-    events_sql = EVENTS_SQL.format(
-        seed=seed,
-        currencies=_sql_list(["USD", "CAD", "GBP", "EUR", "AUD"]),
-        anon_uuid=_uuid("e.anon_key"),
-        msg_uuid=_uuid(f"'evt:{seed}:' || e.pid || ':' || e.local_seq"),
-        device_types=_sql_list(["web", "ios", "android", "kiosk"]),
-        categories=_sql_list(ALL_CATEGORIES),
-        ticket_types=_sql_list(TICKET_TYPES),
-        search=_sql_list(SEARCH_TERMS),
-        unknown_types=_sql_list(UNKNOWN_TYPES),
-        unknown_events=_sql_list(UNKNOWN_EVENTS),
-        spellings=_sql_list(spellings),
-        bad_ts=_sql_list(BAD_TIMESTAMPS),
-        absurd_ts=_sql_list(ABSURD_TIMESTAMPS),
-        broken=_sql_list(BROKEN_JSON),
-        iso_ts=_iso("ts_ms", "off_min", "ts_fmt"),
-        iso_received=_iso("received_ms", "0", "case when copy = 1 then 1 else 0 end"),
-        out_cols=", ".join(f'"{c}"' for c in _columns("events")),
-        **kind_fmt,
-    )
+    events_sql = _events_sql(seed)
     msg_sql = MESSAGE_SQL.format(
         seed=seed,
         event_uuid=_uuid("m.send_key || ':' || m.stage"),
@@ -1305,10 +1426,10 @@ def generate(
             con.execute(people_sql)
             ev = _events(rng, p, cat, clock, as_of_s, n_kiosks)
             ev["seq"] = ev["local_seq"]
-            con.register("event_arrow", pa.table(ev))
+            con.register("event_arrow", _event_table(ev, start, con, cat))
             part = events_dir / f"part-{chunk:05d}.{ext}"
             if fmt == "parquet":
-                con.execute(f"copy ({events_sql}) to '{part}' (format parquet, compression zstd)")
+                con.execute(f"copy ({events_sql}) to '{part}' (format parquet)")
             else:
                 _copy_jsonl(con, events_sql, part, ("context", "properties", "traits"))
             files["events"].append(part)
