@@ -109,6 +109,11 @@ def camel_case(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+def has_lineage(table: str) -> bool:
+    """Whether ``raw.<table>`` records ``_source_file``/``_source_line`` (catalog tables do not)."""
+    return any(name == "_source_file" for name, _, _ in RAW_TABLES[table])
+
+
 def _columns(table: str) -> list[tuple[str, str]]:
     return [(name, ctype) for name, ctype, _ in RAW_TABLES[table] if not name.startswith("_")]
 
@@ -202,7 +207,8 @@ class _Loader:
         suffix = path.suffix.lower()
         self.con.execute("begin transaction")
         try:
-            self.con.execute(f"delete from {RAW_SCHEMA}.{table} where _source_file = ?", [name])
+            if has_lineage(table):
+                self.con.execute(f"delete from {RAW_SCHEMA}.{table} where _source_file = ?", [name])
             self.con.execute(
                 f"delete from {REJECTS_TABLE} where source_table = ? and _source_file = ?",
                 [table, name],
@@ -222,11 +228,17 @@ class _Loader:
         cols = [c for c, _ in _columns(table)]
         quoted = ", ".join(f'"{c}"' for c in cols)
         values = ", ".join(f'"v_{c}"' for c in cols)
-        self.con.execute(
-            f"insert into {RAW_SCHEMA}.{table} ({quoted}, _source_file, _source_line, _loaded_at) "
-            f"select {values}, ?, line, ? from _checked where err is null order by line",
-            [name, self.loaded_at],
-        )
+        if has_lineage(table):
+            self.con.execute(
+                f"insert into {RAW_SCHEMA}.{table} ({quoted}, _source_file, _source_line, _loaded_at)"
+                f" select {values}, ?, line, ? from _checked where err is null order by line",
+                [name, self.loaded_at],
+            )
+        else:
+            self.con.execute(
+                f"insert into {RAW_SCHEMA}.{table} ({quoted}) "
+                f"select {values} from _checked where err is null order by line"
+            )
         loaded = self.con.execute("select count(*) from _checked where err is null").fetchone()[0]
         self.rows[table] = self.rows.get(table, 0) + loaded
         self.con.execute(
@@ -439,7 +451,8 @@ def load_files(
 
     Re-loading a file replaces the rows it loaded before (rows are keyed by
     ``_source_file``, the file's name), so a load never doubles rows. With
-    ``replace=True`` the table (and its rejects) is emptied first.
+    ``replace=True`` the table (and its rejects) is emptied first. Catalog tables
+    (venues, shows, products) have no lineage columns and are always replaced.
     """
     if table not in RAW_TABLES:
         raise ValueError(f"unknown raw table {table!r}; expected one of {sorted(RAW_TABLES)}")
@@ -453,7 +466,8 @@ def load_files(
                 raise LoadFileError(name, "does not exist")
             if path.suffix.lower() == ".parquet":
                 loader.check_parquet(table, path, name)
-        if replace:
+        # catalog tables carry no lineage: a load is a full snapshot of them
+        if replace or not has_lineage(table):
             con.execute(f"delete from {RAW_SCHEMA}.{table}")
             con.execute(f"delete from {REJECTS_TABLE} where source_table = ?", [table])
         loader.rows[table] = 0
