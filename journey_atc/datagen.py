@@ -825,7 +825,7 @@ def _events(
     n_dev = rng.choice([1, 2, 3, 4], n, p=[0.45, 0.3, 0.15, 0.1])
     dev_type = rng.choice(3, (n, 4), p=[0.5, 0.3, 0.2])  # web, ios, android
     signs_up = rng.random(n) < 0.5
-    kiosk_user = logs_in & (rng.random(n) < 0.04)
+    kiosk_user = logs_in & (rng.random(n) < 0.06)
 
     # sessions: every event opens a new session with some probability
     person, k = _segment_ids(n_ev)
