@@ -65,7 +65,7 @@ def digest(directory: Path) -> str:
 def test_the_same_seed_gives_identical_rows_and_another_seed_does_not(tmp_path):
     a = generate(tmp_path / "a", people=1_500, seed=3, as_of=AS_OF)
     b = generate(tmp_path / "b", people=1_500, seed=3, as_of=AS_OF)
-    c = generate(tmp_path / "c", people=1_500, seed=4, as_of=AS_OF)
+    generate(tmp_path / "c", people=1_500, seed=4, as_of=AS_OF)
 
     assert a.rows == b.rows
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
@@ -123,7 +123,8 @@ def test_several_time_zones_locales_and_some_events_without_a_timezone(con):
     assert (
         one(
             con,
-            "select count(*) from ev where context is not null and json_extract_string(context, '$.timezone') is null",
+            "select count(*) from ev where context is not null "
+            "and json_extract_string(context, '$.timezone') is null",
         )
         > 100
     )
@@ -161,7 +162,10 @@ def test_kiosk_devices_are_shared_by_hundreds_of_logged_in_users(con):
 
 
 def test_junk_typo_disposable_and_role_emails_appear(con):
-    emails = "select distinct user_id, json_extract_string(traits, '$.email') as email from ev where type = 'identify'"
+    emails = (
+        "select distinct user_id, json_extract_string(traits, '$.email') as email "
+        "from ev where type = 'identify'"
+    )
     junk_users = one(
         con, f"select count(distinct user_id) from ({emails}) where email = 'test@test.com'"
     )
@@ -209,7 +213,8 @@ def test_every_kind_of_malformed_row_is_present_at_a_small_share(con):
     checks = {
         "missing message_id": "message_id is null",
         "no identifier": "anonymous_id is null and user_id is null and json_valid(context) "
-        "and case when json_valid(context) then json_extract_string(context, '$.device.id') end is null "
+        "and case when json_valid(context) "
+        "then json_extract_string(context, '$.device.id') end is null "
         "and type <> 'alias'",
         "unparseable timestamp": "timestamp in ('not-a-date', '32/13/2026')",
         "absurd timestamp": "timestamp like '1970%' or timestamp like '2099%'",
@@ -259,7 +264,8 @@ def test_some_carts_are_abandoned_and_some_are_bought(con):
         select count(*) filter (where bought), count(*) filter (where not bought)
         from (
             select json_extract_string(properties, '$.cart_id') as cart,
-                bool_or(event in ('Order Completed', 'Purchase', 'purchase', 'Checkout Completed')) as bought
+                bool_or(event in ('Order Completed', 'Purchase', 'purchase', 'Checkout Completed'))
+                    as bought
             from ev where json_extract_string(properties, '$.cart_id') is not null
             group by 1
         )
@@ -278,7 +284,8 @@ def test_message_events_cover_channels_journeys_bounces_in_the_last_sixty_days(c
     bounce = {
         r[0]
         for r in con.execute(
-            "select distinct json_extract_string(properties, '$.bounce_type') from me where event_type = 'bounced'"
+            "select distinct json_extract_string(properties, '$.bounce_type') from me "
+            "where event_type = 'bounced'"
         ).fetchall()
     }
     assert bounce == {"hard", "soft"}
@@ -293,8 +300,9 @@ def test_consents_are_partial_overridden_and_sometimes_malformed(con):
     assert granted & {"yes", "maybe"}
     overridden = one(
         con,
-        "select count(*) from (select identifier, channel from consents where identifier is not null "
-        "group by all having count(*) > 1 and count(distinct granted) > 1)",
+        "select count(*) from (select identifier, channel from consents "
+        "where identifier is not null group by all "
+        "having count(*) > 1 and count(distinct granted) > 1)",
     )
     assert overridden > 100
     people_with_email_consent = one(
