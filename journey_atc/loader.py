@@ -521,6 +521,9 @@ def load_directory(
             for stmt in create_raw_tables_sql(replace=True):
                 con.execute(stmt)
             con.execute(f"delete from {REJECTS_TABLE}")
+        # catalog tables carry no lineage: a load is a full snapshot of them
+        for table in sorted({t for t, _, _ in plan if not has_lineage(t)}):
+            con.execute(f"delete from {RAW_SCHEMA}.{table}")
         loader.rows = dict.fromkeys(RAW_TABLES, 0)
         for i, (table, path, rel) in enumerate(plan, start=1):
             loader.load_file(table, path, rel)

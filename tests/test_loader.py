@@ -236,3 +236,17 @@ def test_directory_files_are_matched_to_tables_by_name(tmp_path):
     assert report.rows["events"] == 0
     assert report.ignored == ["notes.jsonl"]
     assert query(tmp_path / "w.duckdb", "select capacity from raw.venues") == [(500,)]
+
+
+def test_loading_again_without_replace_keeps_one_copy_of_each_file_and_catalog(tmp_path):
+    data = tmp_path / "export"
+    data.mkdir()
+    shutil.copy(FIXTURES / "segment_events_camel.jsonl", data / "events.jsonl")
+    (data / "venues.jsonl").write_text('{"venue_id": "v1"}\n{"venue_id": "v2"}\n')
+    db = tmp_path / "w.duckdb"
+
+    load_directory(db, data, replace=False)
+    load_directory(db, data, replace=False)
+
+    assert query(db, "select count(*) from raw.events") == [(4,)]
+    assert query(db, "select count(*) from raw.venues") == [(2,)]
