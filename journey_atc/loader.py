@@ -203,11 +203,12 @@ class _Loader:
         return found
 
     # -- loading
-    def load_file(self, table: str, path: Path, name: str) -> None:
+    def load_file(self, table: str, path: Path, name: str, fresh: bool = False) -> None:
+        """Load one file in one transaction; ``fresh``: the table holds no rows from it."""
         suffix = path.suffix.lower()
         self.con.execute("begin transaction")
         try:
-            if has_lineage(table):
+            if has_lineage(table) and not fresh:
                 self.con.execute(f"delete from {RAW_SCHEMA}.{table} where _source_file = ?", [name])
             self.con.execute(
                 f"delete from {REJECTS_TABLE} where source_table = ? and _source_file = ?",
@@ -232,13 +233,13 @@ class _Loader:
             self.con.execute(
                 f"insert into {RAW_SCHEMA}.{table} "
                 f"({quoted}, _source_file, _source_line, _loaded_at) "
-                f"select {values}, ?, line, ? from _checked where err is null order by line",
+                f"select {values}, ?, line, ? from _checked where err is null",
                 [name, self.loaded_at],
             )
         else:
             self.con.execute(
                 f"insert into {RAW_SCHEMA}.{table} ({quoted}) "
-                f"select {values} from _checked where err is null order by line"
+                f"select {values} from _checked where err is null"
             )
         loaded = self.con.execute("select count(*) from _checked where err is null").fetchone()[0]
         self.rows[table] = self.rows.get(table, 0) + loaded
@@ -280,6 +281,18 @@ class _Loader:
             else:
                 expr = f"cast({ref} as varchar)"
             exprs.append(f'{expr} as "v_{col}"')
+        source = f"read_parquet({_q(str(path))}, file_row_number = true) as src"
+        if not checks and has_lineage(table):
+            # nothing can be rejected row by row: stream straight into the raw table
+            cols = ", ".join(f'"{c}"' for c, _ in _columns(table))
+            loaded = self.con.execute(
+                f"insert into {RAW_SCHEMA}.{table} "
+                f"({cols}, _source_file, _source_line, _loaded_at) "
+                f"select {', '.join(exprs)}, ?, file_row_number + 1, ? from {source}",
+                [name, self.loaded_at],
+            ).fetchone()[0]
+            self.rows[table] = self.rows.get(table, 0) + loaded
+            return
         err = (
             "case " + " ".join(checks) + " end"
             if checks
@@ -288,7 +301,7 @@ class _Loader:
         self.con.execute(
             f"create or replace temp table _checked as select file_row_number + 1 as line, "
             f"{', '.join(exprs)}, {err} as err, cast(null as varchar) as raw_line "
-            f"from read_parquet({_q(str(path))}, file_row_number = true) as src"
+            f"from {source}"
         )
         self._insert_checked(table, name)
 
@@ -526,7 +539,7 @@ def load_directory(
             con.execute(f"delete from {RAW_SCHEMA}.{table}")
         loader.rows = dict.fromkeys(RAW_TABLES, 0)
         for i, (table, path, rel) in enumerate(plan, start=1):
-            loader.load_file(table, path, rel)
+            loader.load_file(table, path, rel, fresh=replace)
             if progress is not None:
                 progress(rel, i, len(plan))
         return loader.report(ignored)
