@@ -13,6 +13,14 @@
 {%- endmacro %}
 
 {% macro default__normalize_phone_e164(expr, country_expr) -%}
+    {{ return(journey_atc.duckdb__normalize_phone_e164(expr, country_expr)) }}
+{%- endmacro %}
+
+{#- DuckDB: the cleaned text, the country's facts and the calling-code map are
+    computed once per row and handed to a one-element list_transform, so the
+    long expression below does not re-run the regular expression and lookups
+    for every mention. -#}
+{% macro duckdb__normalize_phone_e164(expr, country_expr) -%}
     {%- set codes = ref('country_calling_codes') -%}
     {%- set by_country -%}
         (
@@ -46,7 +54,17 @@
             ) as calling_code_ranges
         )
     {%- endset -%}
-    {{ journey_atc._phone_e164_expression(expr, country_expr, by_country, by_code) }}
+    case
+        when nullif(trim({{ expr }}), '') is not null
+            then list_transform(
+                [{
+                    'cleaned': {{ journey_atc._phone_cleaned(expr) }},
+                    'country': {{ by_country }}[upper(trim({{ country_expr }}))],
+                    'codes': {{ by_code }}
+                }],
+                e164_parts -> {{ journey_atc._phone_e164_expression('e164_parts.cleaned', 'e164_parts.country', 'e164_parts.codes') }}
+            )[1]
+    end
 {%- endmacro %}
 
 {% macro spark__normalize_phone_e164(expr, country_expr) -%}
@@ -83,18 +101,22 @@
             ) as calling_code_ranges
         )
     {%- endset -%}
-    {{ journey_atc._phone_e164_expression(expr, country_expr, by_country, by_code) }}
+    {{ journey_atc._phone_e164_expression(
+        journey_atc._phone_cleaned(expr), by_country ~ '[upper(trim(' ~ country_expr ~ '))]', by_code
+    ) }}
 {%- endmacro %}
 
-{#- The shared logic; by_country / by_code are map-valued expressions. ITU
+{#- Digits with an optional leading '+': formatting and a "(0)" hint removed. -#}
+{% macro _phone_cleaned(expr) -%}
+    {{ journey_atc.regexp_replace_all("replace(trim(" ~ expr ~ "), '(0)', '')", "[ ./()-]", "") }}
+{%- endmacro %}
+
+{#- The shared logic: cleaned is the cleaned text, country the country's facts
+    (a struct, null when unknown), by_code a map from calling code to lengths. ITU
     calling codes are prefix-free, so at most one of the 1-, 2- and 3-digit
     prefixes of an international number is a known code. -#}
-{% macro _phone_e164_expression(expr, country_expr, by_country, by_code) -%}
-    {%- set cleaned = journey_atc.regexp_replace_all(
-        "replace(trim(" ~ expr ~ "), '(0)', '')", "[ ./()-]", ""
-    ) -%}
+{% macro _phone_e164_expression(cleaned, country, by_code) -%}
     {%- set intl = "substring(" ~ cleaned ~ ", case when " ~ cleaned ~ " like '+%' then 2 else 3 end)" -%}
-    {%- set country = by_country ~ "[upper(trim(" ~ country_expr ~ "))]" -%}
     {%- set national -%}
         case
             when
