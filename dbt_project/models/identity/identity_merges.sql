@@ -11,7 +11,7 @@ assignments as (
     select * from {{ ref('int_identity__person_assignments') }}
 ),
 
-merges as (
+person_id_changes as (
     select
         {{ journey_atc.stable_hash(['person_id', 'prior_person_id', as_of]) }} as merge_id,
         assignment_type as merge_type,
@@ -23,23 +23,23 @@ merges as (
     where assignment_type in ('merge', 'split')
 ),
 
-{% if is_incremental() -%}
+-- what earlier runs already recorded (nothing on the first run)
 recorded as (
-    select merge_id from {{ this }}
+    {% if is_incremental() -%}
+        select merge_id from {{ this }}
+    {%- else -%}
+        select merge_id from person_id_changes
+        where 1 = 0
+    {%- endif %}
 ),
 
 new_merges as (
-    select merges.*
-    from merges
+    select person_id_changes.*
+    from person_id_changes
     left join recorded
-        on merges.merge_id = recorded.merge_id
+        on person_id_changes.merge_id = recorded.merge_id
     where recorded.merge_id is null
 ),
-{%- else -%}
-new_merges as (
-    select * from merges
-),
-{%- endif %}
 
 final as (
     select

@@ -41,7 +41,8 @@ stitched as (
 ),
 
 final as (
+    -- every staging column passes through unchanged, whatever staging adds later
     select * from stitched
 )
 
-select * from final
+select * from final  -- noqa: AM04

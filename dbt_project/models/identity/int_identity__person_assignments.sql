@@ -32,7 +32,7 @@ ranked_claims as (
         prior_node_count,
         row_number() over (
             partition by prior_person_id
-            order by prior_node_count desc, component_id
+            order by prior_node_count desc, component_id asc
         ) as claim_rank
     from prior_overlaps
 ),
@@ -54,7 +54,7 @@ ranked_survivors as (
         prior_person_created_at,
         row_number() over (
             partition by component_id
-            order by prior_person_created_at, prior_person_id
+            order by prior_person_created_at asc, prior_person_id asc
         ) as survivor_rank
     from claims
 ),

@@ -4,25 +4,23 @@
 
 with
 
-{% if previous_map is not none -%}
 previous_map as (
-    select
-        node,
-        person_id,
-        person_created_at,
-        assigned_at
-    from {{ previous_map }}
+    {% if previous_map is not none -%}
+        select
+            node,
+            person_id,
+            person_created_at,
+            assigned_at
+        from {{ previous_map }}
+    {%- else -%}
+        select
+            cast(null as {{ dbt.type_string() }}) as node,
+            cast(null as {{ dbt.type_string() }}) as person_id,
+            cast(null as {{ dbt.type_timestamp() }}) as person_created_at,
+            cast(null as {{ dbt.type_timestamp() }}) as assigned_at
+        where 1 = 0
+    {%- endif %}
 ),
-{%- else -%}
-previous_map as (
-    select
-        cast(null as {{ dbt.type_string() }}) as node,
-        cast(null as {{ dbt.type_string() }}) as person_id,
-        cast(null as {{ dbt.type_timestamp() }}) as person_created_at,
-        cast(null as {{ dbt.type_timestamp() }}) as assigned_at
-    where 1 = 0
-),
-{%- endif %}
 
 final as (
     select
