@@ -1,6 +1,8 @@
+{#- Append-only history: --full-refresh must not erase it. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
+    full_refresh=false,
 ) }}
 
 {%- set as_of = journey_atc.as_of() -%}
