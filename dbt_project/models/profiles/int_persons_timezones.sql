@@ -4,7 +4,8 @@
 -- country, else var atc__default_timezone; timezone_source says which.
 -- region: the country of the most recent event naming one, else the region
 -- of the most recent locale, else var atc__default_region.
--- locale: the most recent locale sent, else the region's default locale.
+-- locale: the most recent locale sent (with - as separator), else the
+-- region's default locale.
 with
 
 person_map as (
@@ -35,7 +36,7 @@ events_in_scope as (
         event_id,
         occurred_at,
         trim(timezone) as timezone,
-        nullif(trim(locale), '') as locale,
+        nullif(replace(trim(locale), '_', '-'), '') as locale,
         upper(nullif(trim(country), '')) as country
     from events
     where
@@ -98,7 +99,7 @@ locales_ranked as (
     select
         person_id,
         locale,
-        upper({{ dbt.split_part("replace(locale, '_', '-')", "'-'", 2) }}) as locale_region,
+        upper({{ dbt.split_part("locale", "'-'", 2) }}) as locale_region,
         row_number() over (
             partition by person_id
             order by occurred_at desc, event_id desc
