@@ -36,7 +36,9 @@ disagreements as (
         on
             country_channel_defaults.country = consent_region_rules.region
             and country_channel_defaults.channel = consent_region_rules.channel
-    where country_channel_defaults.requires_explicit_opt_in != coalesce(consent_region_rules.requires_explicit_opt_in, true)
+    where
+        country_channel_defaults.requires_explicit_opt_in
+        != coalesce(consent_region_rules.requires_explicit_opt_in, true)
 )
 
 select * from disagreements

@@ -83,7 +83,8 @@ person_orders as (
 buyers_scored as (
     select
         person_id,
-        {{ dbt.datediff('last_order_at', journey_atc.as_of(), 'day') }} as rfm_recency_days,
+        {{ dbt.datediff('last_order_at', journey_atc.as_of(), 'day') }}
+            as rfm_recency_days,
         ntile(5) over (order by last_order_at asc, person_id asc) as rfm_recency_score,
         ntile(5) over (order by rfm_frequency asc, person_id asc) as rfm_frequency_score,
         ntile(5) over (order by rfm_monetary asc, person_id asc) as rfm_monetary_score

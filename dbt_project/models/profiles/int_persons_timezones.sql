@@ -36,7 +36,7 @@ events_in_scope as (
         event_id,
         occurred_at,
         trim(timezone) as timezone,
-        nullif(replace(trim(locale), '_', '-'), '') as locale,
+        nullif(replace(trim(locale), '_', '-'), '') as locale,  -- noqa: RF04
         upper(nullif(trim(country), '')) as country
     from events
     where
@@ -163,7 +163,7 @@ final as (
         persons_resolved.person_id,
         persons_resolved.timezone,
         persons_resolved.timezone_source,
-        coalesce(persons_resolved.event_locale, region_defaults.default_locale) as locale,
+        coalesce(persons_resolved.event_locale, region_defaults.default_locale) as locale,  -- noqa: RF04
         persons_resolved.region,
         persons_resolved.region_source
     from persons_resolved

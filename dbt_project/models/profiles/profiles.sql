@@ -88,19 +88,23 @@ best_phones as (
 ),
 
 email_consents as (
-    select * from consents_resolved where channel = 'email'
+    select * from consents_resolved
+    where channel = 'email'
 ),
 
 sms_consents as (
-    select * from consents_resolved where channel = 'sms'
+    select * from consents_resolved
+    where channel = 'sms'
 ),
 
 push_consents as (
-    select * from consents_resolved where channel = 'push'
+    select * from consents_resolved
+    where channel = 'push'
 ),
 
 whatsapp_consents as (
-    select * from consents_resolved where channel = 'whatsapp'
+    select * from consents_resolved
+    where channel = 'whatsapp'
 ),
 
 profiles_joined as (
@@ -208,7 +212,7 @@ final as (
         cast(has_valid_phone as {{ dbt.type_boolean() }}) as has_valid_phone,
         cast(timezone as {{ dbt.type_string() }}) as timezone,
         cast(timezone_source as {{ dbt.type_string() }}) as timezone_source,
-        cast(locale as {{ dbt.type_string() }}) as locale,
+        cast(locale as {{ dbt.type_string() }}) as locale,  -- noqa: RF04
         cast(region as {{ dbt.type_string() }}) as region,
         cast(region_source as {{ dbt.type_string() }}) as region_source,
         cast(first_seen_at as {{ dbt.type_timestamp() }}) as first_seen_at,
