@@ -9,8 +9,13 @@
     listagg(distinct {{ expr }}, '{{ delimiter }}') within group (order by {{ expr }})
 {%- endmacro %}
 
+{#- list_sort over a distinct list is several times faster in DuckDB than
+    string_agg(distinct ... order by ...). -#}
 {% macro duckdb__sorted_string_agg(expr, delimiter) -%}
-    string_agg(distinct {{ expr }}, '{{ delimiter }}' order by {{ expr }})
+    nullif(
+        array_to_string(list_sort(list(distinct {{ expr }}) filter (where {{ expr }} is not null)), '{{ delimiter }}'),
+        ''
+    )
 {%- endmacro %}
 
 {% macro spark__sorted_string_agg(expr, delimiter) -%}

@@ -75,16 +75,26 @@ event_timezones as (
     where vote_rank = 1
 ),
 
+countries_seen as (
+    select
+        person_id,
+        country,
+        max(occurred_at) as last_seen_at,
+        max(event_id) as last_event_id
+    from events_in_scope
+    where country is not null
+    group by person_id, country
+),
+
 countries_ranked as (
     select
         person_id,
         country,
         row_number() over (
             partition by person_id
-            order by occurred_at desc, event_id desc
+            order by last_seen_at desc, last_event_id desc
         ) as recency_rank
-    from events_in_scope
-    where country is not null
+    from countries_seen
 ),
 
 event_countries as (
@@ -95,6 +105,17 @@ event_countries as (
     where recency_rank = 1
 ),
 
+locales_seen as (
+    select
+        person_id,
+        locale,
+        max(occurred_at) as last_seen_at,
+        max(event_id) as last_event_id
+    from events_in_scope
+    where locale is not null
+    group by person_id, locale
+),
+
 locales_ranked as (
     select
         person_id,
@@ -102,10 +123,9 @@ locales_ranked as (
         upper({{ dbt.split_part("locale", "'-'", 2) }}) as locale_region,
         row_number() over (
             partition by person_id
-            order by occurred_at desc, event_id desc
+            order by last_seen_at desc, last_event_id desc
         ) as recency_rank
-    from events_in_scope
-    where locale is not null
+    from locales_seen
 ),
 
 event_locales as (
