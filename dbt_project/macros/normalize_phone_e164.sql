@@ -1,0 +1,141 @@
+{#- A phone number in E.164 form ('+' then 8 to 15 digits), or null.
+
+    Formatting (spaces, dots, dashes, slashes, parentheses, a "(0)" trunk
+    hint) is stripped. A leading '+' or '00' marks an international number;
+    anything else is national: its trunk prefix is dropped and the calling
+    code of country_expr (ISO alpha-2) is put in front. Calling codes, trunk
+    prefixes and plausible national lengths come from the seed
+    country_calling_codes, read once per query as a lookup map (an
+    uncorrelated scalar subquery). International numbers whose calling code is
+    in the seed must have a plausible national length too. -#}
+{% macro normalize_phone_e164(expr, country_expr) -%}
+    {{ return(adapter.dispatch('normalize_phone_e164', 'journey_atc')(expr, country_expr)) }}
+{%- endmacro %}
+
+{% macro default__normalize_phone_e164(expr, country_expr) -%}
+    {%- set codes = ref('country_calling_codes') -%}
+    {%- set by_country -%}
+        (
+            select
+                map_from_entries(list(row(
+                    upper(trim(country)),
+                    {
+                        'calling_code': cast(calling_code as varchar),
+                        'trunk_prefix': coalesce(cast(trunk_prefix as varchar), ''),
+                        'min_digits': cast(min_national_digits as integer),
+                        'max_digits': cast(max_national_digits as integer)
+                    }
+                )))
+            from {{ codes }}
+        )
+    {%- endset -%}
+    {%- set by_code -%}
+        (
+            select
+                map_from_entries(list(row(
+                    calling_code,
+                    {'min_digits': min_digits, 'max_digits': max_digits}
+                )))
+            from (
+                select
+                    cast(calling_code as varchar) as calling_code,
+                    min(cast(min_national_digits as integer)) as min_digits,
+                    max(cast(max_national_digits as integer)) as max_digits
+                from {{ codes }}
+                group by 1
+            ) as calling_code_ranges
+        )
+    {%- endset -%}
+    {{ journey_atc._phone_e164_expression(expr, country_expr, by_country, by_code) }}
+{%- endmacro %}
+
+{% macro spark__normalize_phone_e164(expr, country_expr) -%}
+    {%- set codes = ref('country_calling_codes') -%}
+    {%- set by_country -%}
+        (
+            select
+                map_from_entries(collect_list(struct(
+                    upper(trim(country)),
+                    named_struct(
+                        'calling_code', cast(calling_code as string),
+                        'trunk_prefix', coalesce(cast(trunk_prefix as string), ''),
+                        'min_digits', cast(min_national_digits as int),
+                        'max_digits', cast(max_national_digits as int)
+                    )
+                )))
+            from {{ codes }}
+        )
+    {%- endset -%}
+    {%- set by_code -%}
+        (
+            select
+                map_from_entries(collect_list(struct(
+                    calling_code,
+                    named_struct('min_digits', min_digits, 'max_digits', max_digits)
+                )))
+            from (
+                select
+                    cast(calling_code as string) as calling_code,
+                    min(cast(min_national_digits as int)) as min_digits,
+                    max(cast(max_national_digits as int)) as max_digits
+                from {{ codes }}
+                group by 1
+            ) as calling_code_ranges
+        )
+    {%- endset -%}
+    {{ journey_atc._phone_e164_expression(expr, country_expr, by_country, by_code) }}
+{%- endmacro %}
+
+{#- The shared logic; by_country / by_code are map-valued expressions. ITU
+    calling codes are prefix-free, so at most one of the 1-, 2- and 3-digit
+    prefixes of an international number is a known code. -#}
+{% macro _phone_e164_expression(expr, country_expr, by_country, by_code) -%}
+    {%- set cleaned = journey_atc.regexp_replace_all(
+        "replace(trim(" ~ expr ~ "), '(0)', '')", "[ ./()-]", ""
+    ) -%}
+    {%- set intl = "substring(" ~ cleaned ~ ", case when " ~ cleaned ~ " like '+%' then 2 else 3 end)" -%}
+    {%- set country = by_country ~ "[upper(trim(" ~ country_expr ~ "))]" -%}
+    {%- set national -%}
+        case
+            when
+                {{ country }}.trunk_prefix != ''
+                and substring({{ cleaned }}, 1, length({{ country }}.trunk_prefix)) = {{ country }}.trunk_prefix
+                then substring({{ cleaned }}, length({{ country }}.trunk_prefix) + 1)
+            else {{ cleaned }}
+        end
+    {%- endset -%}
+    {%- set known_code -%}
+        coalesce(
+            {{ by_code }}[substring({{ intl }}, 1, 1)],
+            {{ by_code }}[substring({{ intl }}, 1, 2)],
+            {{ by_code }}[substring({{ intl }}, 1, 3)]
+        )
+    {%- endset -%}
+    {%- set known_code_length -%}
+        case
+            when {{ by_code }}[substring({{ intl }}, 1, 1)] is not null then 1
+            when {{ by_code }}[substring({{ intl }}, 1, 2)] is not null then 2
+            else 3
+        end
+    {%- endset -%}
+    case
+        when not {{ journey_atc.regexp_matches_text(cleaned, "^([+]|00)?[0-9]+$") }} then null
+        when {{ cleaned }} like '+%' or {{ cleaned }} like '00%'
+            then case
+                when
+                    length({{ intl }}) between 8 and 15
+                    and substring({{ intl }}, 1, 1) != '0'
+                    and (
+                        {{ known_code }} is null
+                        or length({{ intl }}) - {{ known_code_length }}
+                        between {{ known_code }}.min_digits and {{ known_code }}.max_digits
+                    )
+                    then concat('+', {{ intl }})
+            end
+        when
+            {{ country }} is not null
+            and length({{ national }}) between {{ country }}.min_digits and {{ country }}.max_digits
+            and length({{ country }}.calling_code) + length({{ national }}) between 8 and 15
+            then concat('+', {{ country }}.calling_code, {{ national }})
+    end
+{%- endmacro %}

@@ -1,0 +1,143 @@
+{#- Every raw message event, parsed and checked once. reason_code is null for
+    rows that become clean delivery events, else the first reason that applies
+    in the contract's order. Both stg_channels__message_events and its
+    quarantine model read this table. -#}
+{%- set min_valid = var('atc__min_valid_timestamp', '2015-01-01 00:00:00') -%}
+{%- set skew_hours = var('atc__max_clock_skew_hours', 24) -%}
+{%- set default_region = var('atc__default_region', 'US') -%}
+
+with
+
+source as (
+
+    select * from {{ source('raw', 'message_events') }}
+
+),
+
+parsed as (
+
+    select
+        nullif(trim(event_id), '') as message_event_id,
+        event_id as raw_event_id,
+        nullif(trim(message_id), '') as message_id,
+        channel as raw_channel,
+        lower(trim(channel)) as channel,
+        nullif(trim(journey_id), '') as journey_id,
+        event_type as raw_event_type,
+        lower(trim(event_type)) as event_type,
+        nullif(trim(user_id), '') as user_id,
+        {{ journey_atc.normalize_email('email') }} as email,
+        {{ journey_atc.normalize_phone_e164('phone', "'" ~ default_region ~ "'") }} as phone_e164,
+        {{ adapter.quote('timestamp') }} as raw_timestamp,
+        {{ journey_atc.parse_timestamp_utc(adapter.quote('timestamp')) }} as occurred_at,
+        properties as raw_properties,
+        {{ journey_atc.parse_json('properties') }} as properties_json,
+        _source_file,
+        _source_line
+    from source
+
+),
+
+checked as (
+
+    select
+        parsed.*,
+        lower(trim({{ journey_atc.json_text('properties_json', '$.bounce_type') }})) as raw_bounce_type,
+        case
+            when message_event_id is null then 'missing_event_id'
+            when raw_properties is not null and trim(raw_properties) != '' and properties_json is null
+                then 'invalid_json'
+            when channel is null or channel not in ('email', 'sms', 'push', 'whatsapp', 'in_app', 'ads')
+                then 'unknown_channel'
+            when
+                event_type is null
+                or event_type not in (
+                    'sent', 'delivered', 'opened', 'clicked', 'bounced', 'complained', 'unsubscribed'
+                )
+                then 'unknown_event_type'
+            when user_id is null and email is null and phone_e164 is null then 'no_identifier'
+            when occurred_at is null then 'unparseable_timestamp'
+            when occurred_at < cast('{{ min_valid }}' as {{ dbt.type_timestamp() }})
+                then 'absurd_timestamp'
+            when occurred_at > {{ dbt.dateadd('hour', skew_hours, journey_atc.as_of()) }}
+                then 'absurd_timestamp'
+        end as check_reason_code
+    from parsed
+
+),
+
+ranked as (
+
+    select
+        checked.*,
+        row_number() over (
+            partition by message_event_id, check_reason_code
+            order by occurred_at, _source_file, _source_line
+        ) as delivery_number
+    from checked
+
+),
+
+reasoned as (
+
+    select
+        ranked.*,
+        case
+            when check_reason_code is not null then check_reason_code
+            when delivery_number > 1 then 'duplicate_event_id'
+        end as reason_code
+    from ranked
+
+),
+
+final as (
+
+    select
+        message_event_id,
+        raw_event_id,
+        message_id,
+        channel,
+        journey_id,
+        event_type,
+        user_id,
+        email,
+        phone_e164,
+        occurred_at,
+        case when raw_bounce_type in ('hard', 'soft') then raw_bounce_type end as bounce_type,
+        case when properties_json is not null then raw_properties end as properties,
+        reason_code,
+        case reason_code
+            when 'missing_event_id' then 'event_id is missing or empty'
+            when 'invalid_json' then {{ dbt.concat([
+                "'properties is not valid JSON: '", "substring(raw_properties, 1, 80)",
+            ]) }}
+            when 'unknown_channel' then {{ dbt.concat([
+                "'channel '", "coalesce(" ~ dbt.concat(["''''", "raw_channel", "''''"]) ~ ", 'null')",
+                "' is not one of email, sms, push, whatsapp, in_app, ads'",
+            ]) }}
+            when 'unknown_event_type' then {{ dbt.concat([
+                "'event_type '", "coalesce(" ~ dbt.concat(["''''", "raw_event_type", "''''"]) ~ ", 'null')",
+                "' is not one of sent, delivered, opened, clicked, bounced, complained, unsubscribed'",
+            ]) }}
+            when 'no_identifier' then 'none of user_id, a valid email or a valid phone is present'
+            when 'unparseable_timestamp' then {{ dbt.concat([
+                "'timestamp '", "coalesce(" ~ dbt.concat(["''''", "raw_timestamp", "''''"]) ~ ", 'null')",
+                "' is not an ISO-8601 date-time'",
+            ]) }}
+            when 'absurd_timestamp' then {{ dbt.concat([
+                "'timestamp '''", "raw_timestamp",
+                "''' is before " ~ min_valid ~ " or more than " ~ skew_hours ~ " hours after "
+                ~ var('atc__as_of') ~ "'",
+            ]) }}
+            when 'duplicate_event_id' then {{ dbt.concat([
+                "'event_id '''", "message_event_id",
+                "''' was already seen earlier; the earliest occurrence is kept'",
+            ]) }}
+        end as reason,
+        _source_file,
+        _source_line
+    from reasoned
+
+)
+
+select * from final

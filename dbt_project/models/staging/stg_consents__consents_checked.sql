@@ -1,0 +1,156 @@
+{#- Every raw consent record, normalised and checked once. reason_code is null
+    for rows that become clean consents, else the first reason that applies in
+    the contract's order. -#}
+{%- set min_valid = var('atc__min_valid_timestamp', '2015-01-01 00:00:00') -%}
+{%- set skew_hours = var('atc__max_clock_skew_hours', 24) -%}
+{%- set default_region = var('atc__default_region', 'US') -%}
+
+with
+
+source as (
+
+    select * from {{ source('raw', 'consents') }}
+
+),
+
+parsed as (
+
+    select
+        nullif(trim(consent_id), '') as consent_id,
+        consent_id as raw_consent_id,
+        identifier_type as raw_identifier_type,
+        lower(trim(identifier_type)) as identifier_type,
+        identifier as raw_identifier,
+        channel as raw_channel,
+        lower(trim(channel)) as channel,
+        lower(nullif(trim(purpose), '')) as purpose,
+        granted as raw_granted,
+        case lower(trim(granted))
+            when 'true' then true
+            when 'false' then false
+        end as is_granted,
+        upper(nullif(trim(region), '')) as region,
+        recorded_at as raw_recorded_at,
+        {{ journey_atc.parse_timestamp_utc('recorded_at') }} as recorded_at,
+        nullif(trim(source), '') as source,
+        _source_file,
+        _source_line
+    from source
+
+),
+
+identified as (
+
+    select
+        parsed.*,
+        case identifier_type
+            when 'email' then {{ journey_atc.normalize_email('raw_identifier') }}
+            when 'phone' then {{ journey_atc.normalize_phone_e164(
+                'raw_identifier', "coalesce(region, '" ~ default_region ~ "')"
+            ) }}
+            when 'user_id' then nullif(trim(raw_identifier), '')
+        end as identifier
+    from parsed
+
+),
+
+checked as (
+
+    select
+        identified.*,
+        case
+            when consent_id is null then 'missing_consent_id'
+            when identifier_type is null or identifier_type not in ('user_id', 'email', 'phone')
+                then 'unknown_identifier_type'
+            when identifier is null then 'no_identifier'
+            when channel is null or channel not in ('email', 'sms', 'push', 'whatsapp')
+                then 'unknown_channel'
+            when is_granted is null then 'unparseable_granted'
+            when recorded_at is null then 'unparseable_timestamp'
+            when recorded_at < cast('{{ min_valid }}' as {{ dbt.type_timestamp() }})
+                then 'absurd_timestamp'
+            when recorded_at > {{ dbt.dateadd('hour', skew_hours, journey_atc.as_of()) }}
+                then 'absurd_timestamp'
+        end as check_reason_code
+    from identified
+
+),
+
+ranked as (
+
+    select
+        checked.*,
+        row_number() over (
+            partition by consent_id, check_reason_code
+            order by recorded_at, _source_file, _source_line
+        ) as delivery_number
+    from checked
+
+),
+
+reasoned as (
+
+    select
+        ranked.*,
+        case
+            when check_reason_code is not null then check_reason_code
+            when delivery_number > 1 then 'duplicate_consent_id'
+        end as reason_code
+    from ranked
+
+),
+
+final as (
+
+    select
+        consent_id,
+        raw_consent_id,
+        identifier_type,
+        identifier,
+        channel,
+        purpose,
+        is_granted,
+        region,
+        recorded_at,
+        source,
+        reason_code,
+        case reason_code
+            when 'missing_consent_id' then 'consent_id is missing or empty'
+            when 'unknown_identifier_type' then {{ dbt.concat([
+                "'identifier_type '",
+                "coalesce(" ~ dbt.concat(["''''", "raw_identifier_type", "''''"]) ~ ", 'null')",
+                "' is not one of user_id, email, phone'",
+            ]) }}
+            when 'no_identifier' then {{ dbt.concat([
+                "'identifier '", "coalesce(" ~ dbt.concat(["''''", "raw_identifier", "''''"]) ~ ", 'null')",
+                "' is not a valid '", "identifier_type",
+            ]) }}
+            when 'unknown_channel' then {{ dbt.concat([
+                "'channel '", "coalesce(" ~ dbt.concat(["''''", "raw_channel", "''''"]) ~ ", 'null')",
+                "' is not one of email, sms, push, whatsapp'",
+            ]) }}
+            when 'unparseable_granted' then {{ dbt.concat([
+                "'granted '", "coalesce(" ~ dbt.concat(["''''", "raw_granted", "''''"]) ~ ", 'null')",
+                "' is neither true nor false'",
+            ]) }}
+            when 'unparseable_timestamp' then {{ dbt.concat([
+                "'recorded_at '", "coalesce(" ~ dbt.concat(["''''", "raw_recorded_at", "''''"]) ~ ", 'null')",
+                "' is not an ISO-8601 date-time'",
+            ]) }}
+            when 'absurd_timestamp' then {{ dbt.concat([
+                "'recorded_at '''", "raw_recorded_at",
+                "''' is before " ~ min_valid ~ " or more than " ~ skew_hours ~ " hours after "
+                ~ var('atc__as_of') ~ "'",
+            ]) }}
+            when 'duplicate_consent_id' then {{ dbt.concat([
+                "'consent_id '''", "consent_id",
+                "''' was already recorded earlier; the earliest record is kept'",
+            ]) }}
+        end as reason,
+        _source_file,
+        _source_line
+    from reasoned
+
+)
+
+select * from final

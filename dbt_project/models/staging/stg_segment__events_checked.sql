@@ -1,0 +1,260 @@
+{#- Every raw event, parsed once and checked once. Each row carries either a
+    null reason_code (it becomes a clean event) or the first quarantine reason
+    that applies, in the order the data contract lists them.
+    stg_segment__events and stg_segment__events_quarantined both read this
+    table, so raw events and their JSON are scanned and parsed only once. -#}
+{%- set min_valid = var('atc__min_valid_timestamp', '2015-01-01 00:00:00') -%}
+{%- set skew_hours = var('atc__max_clock_skew_hours', 24) -%}
+{%- set default_region = var('atc__default_region', 'US') -%}
+
+with
+
+source as (
+
+    select * from {{ source('raw', 'events') }}
+
+),
+
+event_name_map as (
+
+    select * from {{ ref('event_name_map') }}
+
+),
+
+known_event_names as (
+
+    select distinct
+        lower(trim(raw_event_name)) as event_key,
+        event_name
+    from event_name_map
+
+),
+
+parsed as (
+
+    select
+        nullif(trim(message_id), '') as event_id,
+        message_id as raw_message_id,
+        type as raw_type,
+        lower(trim(type)) as event_type,
+        nullif(trim(event), '') as raw_event_name,
+        nullif(trim(anonymous_id), '') as anonymous_id,
+        nullif(trim(user_id), '') as user_id,
+        nullif(trim(previous_id), '') as previous_id,
+        {{ adapter.quote('timestamp') }} as raw_timestamp,
+        received_at as raw_received_at,
+        {{ journey_atc.parse_timestamp_utc(adapter.quote('timestamp')) }} as occurred_at,
+        {{ journey_atc.parse_timestamp_utc('received_at') }} as parsed_received_at,
+        context as raw_context,
+        properties as raw_properties,
+        traits as raw_traits,
+        {{ journey_atc.parse_json('context') }} as context_json,
+        {{ journey_atc.parse_json('properties') }} as properties_json,
+        {{ journey_atc.parse_json('traits') }} as traits_json,
+        _source_file,
+        _source_line
+    from source
+
+),
+
+extracted as (
+
+    select
+        parsed.*,
+        nullif(trim({{ journey_atc.json_text('context_json', '$.device.id') }}), '') as device_id,
+        lower(nullif(trim({{ journey_atc.json_text('context_json', '$.device.type') }}), '')) as device_type,
+        nullif(trim({{ journey_atc.json_text('context_json', '$.locale') }}), '') as locale,
+        nullif(trim({{ journey_atc.json_text('context_json', '$.timezone') }}), '') as timezone,
+        nullif(trim({{ journey_atc.json_text('context_json', '$.ip') }}), '') as ip,
+        upper(trim({{ journey_atc.json_text('context_json', '$.location.country') }})) as location_country,
+        coalesce(
+            {{ journey_atc.json_text('traits_json', '$.email') }},
+            {{ journey_atc.json_text('context_json', '$.traits.email') }}
+        ) as raw_email,
+        coalesce(
+            nullif(trim({{ journey_atc.json_text('traits_json', '$.phone') }}), ''),
+            nullif(trim({{ journey_atc.json_text('context_json', '$.traits.phone') }}), '')
+        ) as phone_raw,
+        nullif(trim({{ journey_atc.json_text('properties_json', '$.category') }}), '') as category,
+        nullif(trim({{ journey_atc.json_text('properties_json', '$.product_id') }}), '') as product_id,
+        nullif(trim({{ journey_atc.json_text('properties_json', '$.show_id') }}), '') as show_id,
+        nullif(trim({{ journey_atc.json_text('properties_json', '$.venue_id') }}), '') as venue_id,
+        nullif(trim({{ journey_atc.json_text('properties_json', '$.order_id') }}), '') as order_id,
+        nullif(trim({{ journey_atc.json_text('properties_json', '$.cart_id') }}), '') as cart_id,
+        lower(nullif(trim({{ journey_atc.json_text('properties_json', '$.ticket_type') }}), '')) as ticket_type,
+        {{ dbt.safe_cast(journey_atc.json_text('properties_json', '$.quantity'), 'double') }} as raw_quantity,
+        {{ dbt.safe_cast(journey_atc.json_text('properties_json', '$.revenue'), 'double') }} as revenue,
+        upper(nullif(trim({{ journey_atc.json_text('properties_json', '$.currency') }}), '')) as currency
+    from parsed
+
+),
+
+located as (
+
+    select
+        extracted.*,
+        {{ journey_atc.normalize_email('raw_email') }} as email,
+        coalesce(
+            case
+                when {{ journey_atc.regexp_matches_text('location_country', '^[A-Z]{2}$') }}
+                    then location_country
+            end,
+            upper({{ journey_atc.regexp_extract_text('locale', '^[A-Za-z]{2,3}[-_]([A-Za-z]{2})([-_.@].*)?$', 1) }})
+        ) as country
+    from extracted
+
+),
+
+named as (
+
+    select
+        located.*,
+        case
+            when located.event_type = 'track' then known_event_names.event_name
+            when located.event_type = 'page' then 'page_viewed'
+            when located.event_type = 'screen' then 'screen_viewed'
+            when located.event_type = 'identify' then 'identified'
+            when located.event_type = 'alias' then 'aliased'
+        end as event_name,
+        {{ journey_atc.normalize_phone_e164('located.phone_raw', "coalesce(located.country, '" ~ default_region ~ "')") }}
+            as phone_e164
+    from located
+    left join known_event_names
+        on lower(located.raw_event_name) = known_event_names.event_key
+
+),
+
+checked as (
+
+    select
+        named.*,
+        case
+            when event_id is null then 'missing_message_id'
+            when raw_context is not null and trim(raw_context) != '' and context_json is null then 'invalid_json'
+            when raw_properties is not null and trim(raw_properties) != '' and properties_json is null
+                then 'invalid_json'
+            when raw_traits is not null and trim(raw_traits) != '' and traits_json is null then 'invalid_json'
+            when event_type is null or event_type not in ('track', 'identify', 'page', 'screen', 'alias')
+                then 'unknown_type'
+            when user_id is null and anonymous_id is null and device_id is null and email is null
+                then 'no_identifier'
+            when occurred_at is null then 'unparseable_timestamp'
+            when nullif(trim(raw_received_at), '') is not null and parsed_received_at is null
+                then 'unparseable_timestamp'
+            when occurred_at < cast('{{ min_valid }}' as {{ dbt.type_timestamp() }})
+                then 'absurd_timestamp'
+            when occurred_at > {{ dbt.dateadd('hour', skew_hours, journey_atc.as_of()) }}
+                then 'absurd_timestamp'
+            when event_type = 'track' and event_name is null then 'unknown_event'
+        end as check_reason_code
+    from named
+
+),
+
+ranked as (
+
+    select
+        checked.*,
+        coalesce(parsed_received_at, occurred_at) as received_at,
+        row_number() over (
+            partition by event_id, check_reason_code
+            order by coalesce(parsed_received_at, occurred_at), _source_file, _source_line
+        ) as delivery_number
+    from checked
+
+),
+
+reasoned as (
+
+    select
+        ranked.*,
+        case
+            when check_reason_code is not null then check_reason_code
+            when delivery_number > 1 then 'duplicate_message_id'
+        end as reason_code
+    from ranked
+
+),
+
+final as (
+
+    select
+        event_id,
+        raw_message_id,
+        event_type,
+        event_name,
+        raw_event_name,
+        anonymous_id,
+        user_id,
+        previous_id,
+        device_id,
+        device_type,
+        email,
+        phone_raw,
+        phone_e164,
+        occurred_at,
+        received_at,
+        coalesce(received_at > {{ dbt.dateadd('hour', 24, 'occurred_at') }}, false) as is_late_arriving,
+        timezone,
+        locale,
+        country,
+        ip,
+        category,
+        product_id,
+        show_id,
+        venue_id,
+        order_id,
+        cart_id,
+        ticket_type,
+        case when raw_quantity = floor(raw_quantity) then cast(raw_quantity as {{ dbt.type_int() }}) end as quantity,
+        revenue,
+        currency,
+        case when properties_json is not null then raw_properties end as properties,
+        reason_code,
+        case reason_code
+            when 'missing_message_id' then 'message_id is missing or empty'
+            when 'invalid_json' then {{ dbt.concat([
+                "case when raw_context is not null and trim(raw_context) != '' and context_json is null"
+                ~ " then 'context' when raw_properties is not null and trim(raw_properties) != ''"
+                ~ " and properties_json is null then 'properties' else 'traits' end",
+                "' is not valid JSON: '",
+                "substring(case when raw_context is not null and trim(raw_context) != ''"
+                ~ " and context_json is null then raw_context when raw_properties is not null"
+                ~ " and trim(raw_properties) != '' and properties_json is null then raw_properties"
+                ~ " else raw_traits end, 1, 80)",
+            ]) }}
+            when 'unknown_type' then {{ dbt.concat([
+                "'type '", "coalesce(" ~ dbt.concat(["''''", "raw_type", "''''"]) ~ ", 'null')",
+                "' is not one of track, identify, page, screen, alias'",
+            ]) }}
+            when 'no_identifier' then 'none of user_id, anonymous_id, context.device.id or email is present'
+            when 'unparseable_timestamp' then {{ dbt.concat([
+                "case when occurred_at is null then 'timestamp ' else 'received_at ' end",
+                "coalesce(" ~ dbt.concat([
+                    "''''",
+                    "case when occurred_at is null then raw_timestamp else raw_received_at end",
+                    "''''",
+                ]) ~ ", 'null')",
+                "' is not an ISO-8601 date-time'",
+            ]) }}
+            when 'absurd_timestamp' then {{ dbt.concat([
+                "'timestamp '''", "raw_timestamp",
+                "''' is before " ~ min_valid ~ " or more than " ~ skew_hours ~ " hours after "
+                ~ var('atc__as_of') ~ "'",
+            ]) }}
+            when 'unknown_event' then {{ dbt.concat([
+                "'event '", "coalesce(" ~ dbt.concat(["''''", "raw_event_name", "''''"]) ~ ", 'null')",
+                "' is not a known event name (seed event_name_map)'",
+            ]) }}
+            when 'duplicate_message_id' then {{ dbt.concat([
+                "'message_id '''", "event_id",
+                "''' was already received earlier; the earliest delivery is kept'",
+            ]) }}
+        end as reason,
+        _source_file,
+        _source_line
+    from reasoned
+
+)
+
+select * from final
