@@ -1,0 +1,22 @@
+{#- Identity graph nodes are identifiers written as '<type>:<value>', where type is
+    one of user_id, anonymous_id, device_id, email, phone. These helpers build a
+    node from a column and split one back into its type and value, with dbt's
+    cross-database macros only, so the graph reads the same on every engine. -#}
+
+{#- The node for value_expr, or null when the value is null or empty. -#}
+{% macro identity_node(identifier_type, value_expr) -%}
+    case
+        when {{ value_expr }} is not null and {{ value_expr }} <> ''
+            then {{ dbt.concat(["'" ~ identifier_type ~ ":'", value_expr]) }}
+    end
+{%- endmacro %}
+
+{#- The identifier type of a node: the text before the first ':'. -#}
+{% macro identity_node_type(node_expr) -%}
+    {{ dbt.split_part(node_expr, "':'", 1) }}
+{%- endmacro %}
+
+{#- The identifier value of a node: everything after the first ':' (values may hold ':'). -#}
+{% macro identity_node_value(node_expr) -%}
+    substring({{ node_expr }}, {{ dbt.length(dbt.split_part(node_expr, "':'", 1)) }} + 2)
+{%- endmacro %}

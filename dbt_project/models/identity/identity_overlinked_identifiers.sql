@@ -1,0 +1,70 @@
+{%- set threshold = var('atc__max_identifier_links', 25) | int -%}
+
+with
+
+edges as (
+    select * from {{ ref('int_identity__edges') }}
+),
+
+-- both directions of every undirected edge: each row is one node and one of its links
+endpoints as (
+    select
+        node_a as node,
+        node_b as linked_node
+    from edges
+    union all
+    select
+        node_b as node,
+        node_a as linked_node
+    from edges
+),
+
+typed_endpoints as (
+    select
+        node,
+        linked_node,
+        {{ journey_atc.identity_node_type('node') }} as identifier_type,
+        {{ journey_atc.identity_node_type('linked_node') }} as linked_identifier_type
+    from endpoints
+),
+
+-- edges are distinct pairs, so counting rows counts distinct linked identifiers
+link_counts as (
+    select
+        node,
+        identifier_type,
+        sum(
+            case when linked_identifier_type <> identifier_type then 1 else 0 end
+        ) as linked_identifier_count
+    from typed_endpoints
+    group by node, identifier_type
+),
+
+overlinked as (
+    select
+        node,
+        identifier_type,
+        linked_identifier_count
+    from link_counts
+    where linked_identifier_count > {{ threshold }}
+),
+
+final as (
+    select
+        node,
+        identifier_type,
+        {{ journey_atc.identity_node_value('node') }} as identifier_value,
+        linked_identifier_count,
+        {{ threshold }} as threshold,
+        {{ dbt.concat([
+            "node",
+            "' is linked to '",
+            "cast(linked_identifier_count as " ~ dbt.type_string() ~ ")",
+            "' identifiers of other types, more than the limit of " ~ threshold
+                ~ " (atc__max_identifier_links): it is treated as shared"
+                ~ " (a kiosk, a family tablet, a placeholder address) and links nobody'",
+        ]) }} as reason
+    from overlinked
+)
+
+select * from final

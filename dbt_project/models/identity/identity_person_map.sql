@@ -1,0 +1,54 @@
+{%- set as_of = journey_atc.as_of() -%}
+
+with
+
+components as (
+    select * from {{ ref('int_identity__components') }}
+),
+
+assignments as (
+    select * from {{ ref('int_identity__person_assignments') }}
+),
+
+prior_map as (
+    select * from {{ ref('int_identity__prior_person_map') }}
+),
+
+component_persons as (
+    select
+        component_id,
+        person_id,
+        person_created_at
+    from assignments
+    group by component_id, person_id, person_created_at
+),
+
+mapped as (
+    select
+        components.node,
+        component_persons.person_id,
+        component_persons.person_created_at,
+        -- a node that keeps its person_id keeps the time it was first given it
+        case
+            when prior_map.person_id = component_persons.person_id then prior_map.assigned_at
+            else {{ as_of }}
+        end as assigned_at
+    from components
+    inner join component_persons
+        on components.component_id = component_persons.component_id
+    left join prior_map
+        on components.node = prior_map.node
+),
+
+final as (
+    select
+        node,
+        {{ journey_atc.identity_node_type('node') }} as identifier_type,
+        {{ journey_atc.identity_node_value('node') }} as identifier_value,
+        person_id,
+        person_created_at,
+        assigned_at
+    from mapped
+)
+
+select * from final
