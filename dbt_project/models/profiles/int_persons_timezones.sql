@@ -1,0 +1,174 @@
+-- One row per person: time zone, locale and region.
+-- timezone: the recognised IANA zone the person's events carry most often
+-- (ties: most recently seen, then name), else the default zone of their
+-- country, else var atc__default_timezone; timezone_source says which.
+-- region: the country of the most recent event naming one, else the region
+-- of the most recent locale, else var atc__default_region.
+-- locale: the most recent locale sent (with - as separator), else the
+-- region's default locale.
+with
+
+person_map as (
+    select * from {{ ref('identity_person_map') }}
+),
+
+events as (
+    select * from {{ ref('int_events_stitched') }}
+),
+
+iana_timezones as (
+    select * from {{ ref('iana_timezones') }}
+),
+
+country_defaults as (
+    select * from {{ ref('country_defaults') }}
+),
+
+persons as (
+    select distinct person_id
+    from person_map
+    where person_id is not null
+),
+
+events_in_scope as (
+    select
+        person_id,
+        event_id,
+        occurred_at,
+        trim(timezone) as timezone,
+        nullif(replace(trim(locale), '_', '-'), '') as locale,  -- noqa: RF04
+        upper(nullif(trim(country), '')) as country
+    from events
+    where
+        person_id is not null
+        and occurred_at <= {{ journey_atc.as_of() }}
+),
+
+timezone_votes as (
+    select
+        events_in_scope.person_id,
+        iana_timezones.timezone,
+        count(*) as event_count,
+        max(events_in_scope.occurred_at) as last_seen_at
+    from events_in_scope
+    inner join iana_timezones
+        on lower(events_in_scope.timezone) = lower(iana_timezones.timezone)
+    group by events_in_scope.person_id, iana_timezones.timezone
+),
+
+timezones_ranked as (
+    select
+        person_id,
+        timezone,
+        row_number() over (
+            partition by person_id
+            order by event_count desc, last_seen_at desc, timezone asc
+        ) as vote_rank
+    from timezone_votes
+),
+
+event_timezones as (
+    select
+        person_id,
+        timezone
+    from timezones_ranked
+    where vote_rank = 1
+),
+
+countries_ranked as (
+    select
+        person_id,
+        country,
+        row_number() over (
+            partition by person_id
+            order by occurred_at desc, event_id desc
+        ) as recency_rank
+    from events_in_scope
+    where country is not null
+),
+
+event_countries as (
+    select
+        person_id,
+        country
+    from countries_ranked
+    where recency_rank = 1
+),
+
+locales_ranked as (
+    select
+        person_id,
+        locale,
+        upper({{ dbt.split_part("locale", "'-'", 2) }}) as locale_region,
+        row_number() over (
+            partition by person_id
+            order by occurred_at desc, event_id desc
+        ) as recency_rank
+    from events_in_scope
+    where locale is not null
+),
+
+event_locales as (
+    select
+        person_id,
+        locale,
+        case when {{ dbt.length('locale_region') }} = 2 then locale_region end as locale_region
+    from locales_ranked
+    where recency_rank = 1
+),
+
+persons_places as (
+    select
+        persons.person_id,
+        event_timezones.timezone as event_timezone,
+        event_locales.locale as event_locale,
+        coalesce(event_countries.country, event_locales.locale_region) as known_country,
+        case
+            when event_countries.country is not null then 'event_country'
+            when event_locales.locale_region is not null then 'locale'
+            else 'default'
+        end as region_source
+    from persons
+    left join event_timezones
+        on persons.person_id = event_timezones.person_id
+    left join event_countries
+        on persons.person_id = event_countries.person_id
+    left join event_locales
+        on persons.person_id = event_locales.person_id
+),
+
+persons_resolved as (
+    select
+        persons_places.person_id,
+        coalesce(
+            persons_places.event_timezone,
+            known_country_defaults.default_timezone,
+            '{{ var("atc__default_timezone") }}'
+        ) as timezone,
+        case
+            when persons_places.event_timezone is not null then 'event'
+            when known_country_defaults.default_timezone is not null then 'country'
+            else 'default'
+        end as timezone_source,
+        coalesce(persons_places.known_country, '{{ var("atc__default_region") }}') as region,
+        persons_places.region_source,
+        persons_places.event_locale
+    from persons_places
+    left join country_defaults as known_country_defaults
+        on persons_places.known_country = known_country_defaults.country
+),
+
+final as (
+    select
+        persons_resolved.person_id,
+        persons_resolved.timezone,
+        persons_resolved.timezone_source,
+        coalesce(persons_resolved.event_locale, region_defaults.default_locale) as locale,  -- noqa: RF04
+        persons_resolved.region,
+        persons_resolved.region_source
+    from persons_resolved
+    left join country_defaults as region_defaults
+        on persons_resolved.region = region_defaults.country
+)
+
+select * from final
