@@ -78,7 +78,8 @@ def collect_summary(db_path: str | Path, schema: str = "main") -> Summary:
                 f"select source_table, reason_code, count(*) from {schema}.quarantined_rows "
                 "group by all order by 1, 3 desc, 2"
             ).fetchall():
-                s.quarantined.setdefault(source_table, {})[reason] = n
+                table = source_table.removeprefix("raw.")
+                s.quarantined.setdefault(table, {})[reason] = n
         if _exists(con, schema, "identity_person_map"):
             s.identifiers = _scalar(con, f"select count(*) from {schema}.identity_person_map")
             row = con.execute(
