@@ -433,10 +433,7 @@ def _iso(ms: str, off: str, fmt: str) -> str:
 def _uuid(expr: str, hashed: bool = False) -> str:
     """UUID-shaped text from the md5 of ``expr`` (or from ``expr`` if it already is one)."""
     h = expr if hashed else f"md5({expr})"
-    return (
-        f"substr({h}, 1, 8) || '-' || substr({h}, 9, 4) || '-4' || substr({h}, 14, 3) || '-a'"
-        f" || substr({h}, 18, 3) || '-' || substr({h}, 21, 12)"
-    )
+    return f"cast(cast({h} as uuid) as varchar)"
 
 
 PEOPLE_SQL = """
@@ -470,9 +467,7 @@ cross join lateral (
     select case p.email_kind
         when 1 then {junk}[p.pid % 2 + 1]
         when 2 then {roles}[p.pid % 3 + 1] || '@company' || cast(p.pid % 200 as varchar) || '.com'
-        else lower(replace(replace(replace({first}[p.first_i + 1], 'ü', 'ue'), 'í', 'i'), ' ', ''))
-            || '.' || lower(replace(replace(replace(replace({last}[p.last_i + 1], 'ü', 'ue'), 'í', 'i'),
-                ' ', ''), '''', ''))
+        else {ascii_first} || '.' || {ascii_last}
             || cast(p.pid as varchar) || '@'
             || case p.email_kind
                 when 3 then {typos}[p.pid % 3 + 1]
@@ -522,6 +517,11 @@ cross join lateral (
     end as phone
 ) as ph
 """
+
+
+def _ascii_sql(expr: str) -> str:
+    """Lower-case letters only, accents folded: how a name becomes an email local part."""
+    return f"regexp_replace(lower(strip_accents({expr})), '[^a-z]', '', 'g')"
 
 
 def _js(expr: str) -> str:
@@ -718,7 +718,8 @@ select
         when kind in ({k["identify"]}, {k["alias"]}, {k["page"]}, {k["screen"]}) then null
         else {_sql_list([sp for _, _, sps in KINDS for sp in sps] + ["(none)"])}[spelling + 1]
     end as event,
-    case when malformed = 2 or kind = {k["alias"]} then null else anonymous_id_v end as anonymous_id,
+    case when malformed = 2 or kind = {k["alias"]} then null else anonymous_id_v end
+        as anonymous_id,
     case when malformed = 2 or not identified then null else person_user_id end as user_id,
     case when kind = {k["alias"]} then anonymous_id_v end as previous_id,
     case
@@ -727,7 +728,8 @@ select
         else {iso_ts}
     end as timestamp,
     {iso_received} as received_at,
-    case when malformed = 5 then {_sql_list(BROKEN_JSON)}[seq % 5 + 1] else {context} end as context,
+    case when malformed = 5 then {_sql_list(BROKEN_JSON)}[seq % 5 + 1] else {context} end
+        as context,
     case when malformed = 6 then {_sql_list(BROKEN_JSON)}[(seq + 2) % 5 + 1] else {props} end
         as properties,
     case when kind = {k["identify"]} then {traits_v} end as traits
@@ -825,7 +827,7 @@ def _events(
     n_dev = rng.choice([1, 2, 3, 4], n, p=[0.45, 0.3, 0.15, 0.1])
     dev_type = rng.choice(3, (n, 4), p=[0.5, 0.3, 0.2])  # web, ios, android
     signs_up = rng.random(n) < 0.5
-    kiosk_user = logs_in & (rng.random(n) < 0.04)
+    kiosk_user = logs_in & (rng.random(n) < 0.06)
 
     # sessions: every event opens a new session with some probability
     person, k = _segment_ids(n_ev)
@@ -1145,8 +1147,8 @@ select
     case when malformed = 3 then {bad_ts}[seq % 5 + 1] else {iso_ts} end as timestamp,
     case
         when malformed = 4 then {broken}[seq % 5 + 1]
-        when stage = 2 then cast(json_object('bounce_type', case when hard then 'hard' else 'soft' end)
-            as varchar)
+        when stage = 2 then cast(json_object(
+            'bounce_type', case when hard then 'hard' else 'soft' end) as varchar)
         when stage = 4 then cast(json_object('link', 'https://tickets.example.com/' || journey)
             as varchar)
         else cast(json_object('campaign', {journeys}[journey + 1] || '_' || {channels}[channel + 1])
@@ -1166,7 +1168,8 @@ with c as (
 select
     'cns_' || {seed} || '_' || pid || '_' || seq as consent_id,
     case when malformed = 3 then null
-        when by_user then 'user_id' when channel = 0 then 'email' else 'phone' end as identifier_type,
+        when by_user then 'user_id' when channel = 0 then 'email' else 'phone'
+    end as identifier_type,
     case when malformed = 3 then null
         when by_user then user_id when channel = 0 then email else phone end as identifier,
     {channels}[channel + 1] as channel,
@@ -1274,7 +1277,8 @@ def _copy_jsonl(
     for c in cols:
         if c in json_cols:
             exprs.append(
-                f'case when json_valid("{c}") then cast("{c}" as json) else to_json("{c}") end as "{c}"'
+                f'case when json_valid("{c}") then cast("{c}" as json) '
+                f'else to_json("{c}") end as "{c}"'
             )
         else:
             exprs.append(f'"{c}"')
@@ -1364,31 +1368,10 @@ def generate(
             f"upper(substr(md5('dev:{seed}:' || p.pid || ':{d}'), 1, 16))" for d in range(4)
         )
         + "]",
+        ascii_first=_ascii_sql("{first}[p.first_i + 1]".format(**fmt_sql)),
+        ascii_last=_ascii_sql("{last}[p.last_i + 1]".format(**fmt_sql)),
         **fmt_sql,
     )
-    spellings = [sp for _, _, sps in KINDS for sp in sps] + ["(none)"]
-    kind_fmt = {
-        f"k_{short}": K[name]
-        for short, name in [
-            ("show", "show_viewed"),
-            ("ticket", "ticket_scanned"),
-            ("product", "product_viewed"),
-            ("category", "category_viewed"),
-            ("added", "product_added"),
-            ("removed", "product_removed"),
-            ("cart", "cart_viewed"),
-            ("checkout", "checkout_started"),
-            ("order", "order_completed"),
-            ("refund", "order_refunded"),
-            ("search", "search_performed"),
-            ("newsletter", "newsletter_subscribed"),
-            ("signup", "signed_up"),
-            ("page", "page"),
-            ("screen", "screen"),
-            ("identify", "identify"),
-            ("alias", "alias"),
-        ]
-    }
     events_sql = _events_sql(seed)
     msg_sql = MESSAGE_SQL.format(
         seed=seed,

@@ -230,8 +230,9 @@ class _Loader:
         values = ", ".join(f'"v_{c}"' for c in cols)
         if has_lineage(table):
             self.con.execute(
-                f"insert into {RAW_SCHEMA}.{table} ({quoted}, _source_file, _source_line, _loaded_at)"
-                f" select {values}, ?, line, ? from _checked where err is null order by line",
+                f"insert into {RAW_SCHEMA}.{table} "
+                f"({quoted}, _source_file, _source_line, _loaded_at) "
+                f"select {values}, ?, line, ? from _checked where err is null order by line",
                 [name, self.loaded_at],
             )
         else:
@@ -365,8 +366,8 @@ class _Loader:
                 values.append(f"json_extract_string({v}, '$') as \"v_{col}\"")
                 bad, want = f"{t} in ('OBJECT', 'ARRAY')", "text or a number"
             checks.append(
-                f"when {bad} then {{'field': '{col}', 'reason': 'field \"{col}\" must be {want}, got '"
-                f" || {_type_name_sql(t)}}}"
+                f"when {bad} then {{'field': '{col}', "
+                f"'reason': 'field \"{col}\" must be {want}, got ' || {_type_name_sql(t)}}}"
             )
         self.con.execute(
             f"""
