@@ -21,7 +21,6 @@ quarantined_consents as (
 
 unioned as (
 
-    {% for relation in ['quarantined_events', 'quarantined_message_events', 'quarantined_consents'] -%}
     select
         quarantine_id,
         source_table,
@@ -31,9 +30,33 @@ unioned as (
         _source_file,
         _source_line,
         quarantined_at
-    from {{ relation }}
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    from quarantined_events
+
+    union all
+
+    select
+        quarantine_id,
+        source_table,
+        record_id,
+        reason_code,
+        reason,
+        _source_file,
+        _source_line,
+        quarantined_at
+    from quarantined_message_events
+
+    union all
+
+    select
+        quarantine_id,
+        source_table,
+        record_id,
+        reason_code,
+        reason,
+        _source_file,
+        _source_line,
+        quarantined_at
+    from quarantined_consents
 
 )
 

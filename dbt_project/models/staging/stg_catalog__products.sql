@@ -22,7 +22,7 @@ renamed as (
 ranked as (
 
     select
-        renamed.*,
+        *,
         row_number() over (
             partition by product_id
             order by product_name, category, price, currency

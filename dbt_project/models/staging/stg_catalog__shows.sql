@@ -24,7 +24,7 @@ renamed as (
 ranked as (
 
     select
-        renamed.*,
+        *,
         row_number() over (
             partition by show_id
             order by show_name, category, venue_id, raw_starts_at

@@ -24,7 +24,7 @@ renamed as (
 ranked as (
 
     select
-        renamed.*,
+        *,
         row_number() over (
             partition by venue_id
             order by venue_name, city, country, timezone, capacity

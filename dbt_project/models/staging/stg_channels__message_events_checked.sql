@@ -41,7 +41,7 @@ parsed as (
 checked as (
 
     select
-        parsed.*,
+        *,
         lower(trim({{ journey_atc.json_text('properties_json', '$.bounce_type') }})) as raw_bounce_type,
         case
             when message_event_id is null then 'missing_event_id'
@@ -69,7 +69,7 @@ checked as (
 ranked as (
 
     select
-        checked.*,
+        *,
         row_number() over (
             partition by message_event_id, check_reason_code
             order by occurred_at, _source_file, _source_line
@@ -81,7 +81,7 @@ ranked as (
 reasoned as (
 
     select
-        ranked.*,
+        *,
         case
             when check_reason_code is not null then check_reason_code
             when delivery_number > 1 then 'duplicate_event_id'

@@ -32,7 +32,7 @@ parsed as (
         upper(nullif(trim(region), '')) as region,
         recorded_at as raw_recorded_at,
         {{ journey_atc.parse_timestamp_utc('recorded_at') }} as recorded_at,
-        nullif(trim(source), '') as source,
+        nullif(trim(source), '') as source, -- noqa: RF04
         _source_file,
         _source_line
     from source
@@ -42,7 +42,7 @@ parsed as (
 identified as (
 
     select
-        parsed.*,
+        *,
         case identifier_type
             when 'email' then {{ journey_atc.normalize_email('raw_identifier') }}
             when 'phone' then {{ journey_atc.normalize_phone_e164(
@@ -57,7 +57,7 @@ identified as (
 checked as (
 
     select
-        identified.*,
+        *,
         case
             when consent_id is null then 'missing_consent_id'
             when identifier_type is null or identifier_type not in ('user_id', 'email', 'phone')
@@ -79,7 +79,7 @@ checked as (
 ranked as (
 
     select
-        checked.*,
+        *,
         row_number() over (
             partition by consent_id, check_reason_code
             order by recorded_at, _source_file, _source_line
@@ -91,7 +91,7 @@ ranked as (
 reasoned as (
 
     select
-        ranked.*,
+        *,
         case
             when check_reason_code is not null then check_reason_code
             when delivery_number > 1 then 'duplicate_consent_id'

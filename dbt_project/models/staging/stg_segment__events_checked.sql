@@ -60,11 +60,11 @@ parsed as (
 extracted as (
 
     select
-        parsed.*,
+        *,
         nullif(trim({{ journey_atc.json_text('context_json', '$.device.id') }}), '') as device_id,
         lower(nullif(trim({{ journey_atc.json_text('context_json', '$.device.type') }}), '')) as device_type,
-        nullif(trim({{ journey_atc.json_text('context_json', '$.locale') }}), '') as locale,
-        nullif(trim({{ journey_atc.json_text('context_json', '$.timezone') }}), '') as timezone,
+        nullif(trim({{ journey_atc.json_text('context_json', '$.locale') }}), '') as locale, -- noqa: RF04
+        nullif(trim({{ journey_atc.json_text('context_json', '$.timezone') }}), '') as timezone, -- noqa: RF04
         nullif(trim({{ journey_atc.json_text('context_json', '$.ip') }}), '') as ip,
         upper(trim({{ journey_atc.json_text('context_json', '$.location.country') }})) as location_country,
         coalesce(
@@ -92,7 +92,7 @@ extracted as (
 located as (
 
     select
-        extracted.*,
+        *,
         {{ journey_atc.normalize_email('raw_email') }} as email,
         coalesce(
             case
@@ -116,8 +116,9 @@ named as (
             when located.event_type = 'identify' then 'identified'
             when located.event_type = 'alias' then 'aliased'
         end as event_name,
-        {{ journey_atc.normalize_phone_e164('located.phone_raw', "coalesce(located.country, '" ~ default_region ~ "')") }}
-            as phone_e164
+        {{ journey_atc.normalize_phone_e164(
+            'located.phone_raw', "coalesce(located.country, '" ~ default_region ~ "')"
+        ) }} as phone_e164
     from located
     left join known_event_names
         on lower(located.raw_event_name) = known_event_names.event_key
@@ -127,7 +128,7 @@ named as (
 checked as (
 
     select
-        named.*,
+        *,
         case
             when event_id is null then 'missing_message_id'
             when raw_context is not null and trim(raw_context) != '' and context_json is null then 'invalid_json'
@@ -154,7 +155,7 @@ checked as (
 ranked as (
 
     select
-        checked.*,
+        *,
         coalesce(parsed_received_at, occurred_at) as received_at,
         row_number() over (
             partition by event_id, check_reason_code
@@ -167,7 +168,7 @@ ranked as (
 reasoned as (
 
     select
-        ranked.*,
+        *,
         case
             when check_reason_code is not null then check_reason_code
             when delivery_number > 1 then 'duplicate_message_id'
