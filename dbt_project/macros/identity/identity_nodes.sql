@@ -3,11 +3,13 @@
     node from a column and split one back into its type and value, with dbt's
     cross-database macros only, so the graph reads the same on every engine. -#}
 
-{#- The node for value_expr, or null when the value is null or empty. -#}
-{% macro identity_node(identifier_type, value_expr) -%}
+{#- The node for value_expr, or null when the value is null or empty. identifier_type
+    is a literal type name, or a column holding it when type_is_column is true. -#}
+{% macro identity_node(identifier_type, value_expr, type_is_column=false) -%}
+    {%- set type_expr = identifier_type if type_is_column else "'" ~ identifier_type ~ "'" -%}
     case
         when {{ value_expr }} is not null and {{ value_expr }} <> ''
-            then {{ dbt.concat(["'" ~ identifier_type ~ ":'", value_expr]) }}
+            then {{ dbt.concat([type_expr, "':'", value_expr]) }}
     end
 {%- endmacro %}
 

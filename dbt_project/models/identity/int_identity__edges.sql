@@ -4,156 +4,167 @@ events as (
     select * from {{ ref('stg_segment__events') }}
 ),
 
-event_nodes as (
+-- every pair of identifiers one event vouches for belonging to one person,
+-- as raw values: grouping them before building node strings is much cheaper
+linked_values as (
     select
-        event_id,
+        'user_id' as type_x,
+        user_id as value_x,
+        'anonymous_id' as type_y,
+        anonymous_id as value_y,
         event_type,
-        occurred_at,
-        {{ journey_atc.identity_node('user_id', 'user_id') }} as user_node,
-        {{ journey_atc.identity_node('anonymous_id', 'anonymous_id') }} as anonymous_node,
-        -- an alias call's previous_id is the id the person had before: an anonymous id
-        {{ journey_atc.identity_node('anonymous_id', 'previous_id') }} as previous_node,
-        {{ journey_atc.identity_node('device_id', 'device_id') }} as device_node,
-        {{ journey_atc.identity_node('email', 'email') }} as email_node,
-        {{ journey_atc.identity_node('phone', 'phone_e164') }} as phone_node
+        occurred_at
+    from events
+    union all
+    select
+        'anonymous_id' as type_x,
+        anonymous_id as value_x,
+        'device_id' as type_y,
+        device_id as value_y,
+        event_type,
+        occurred_at
+    from events
+    union all
+    select
+        'user_id' as type_x,
+        user_id as value_x,
+        'device_id' as type_y,
+        device_id as value_y,
+        event_type,
+        occurred_at
+    from events
+    union all
+    select
+        'user_id' as type_x,
+        user_id as value_x,
+        'email' as type_y,
+        email as value_y,
+        event_type,
+        occurred_at
+    from events
+    union all
+    select
+        'user_id' as type_x,
+        user_id as value_x,
+        'phone' as type_y,
+        phone_e164 as value_y,
+        event_type,
+        occurred_at
+    from events
+    union all
+    -- identify without login: the email or phone belongs to the browser or app install
+    select
+        'anonymous_id' as type_x,
+        anonymous_id as value_x,
+        'email' as type_y,
+        email as value_y,
+        event_type,
+        occurred_at
+    from events
+    where user_id is null
+    union all
+    select
+        'anonymous_id' as type_x,
+        anonymous_id as value_x,
+        'phone' as type_y,
+        phone_e164 as value_y,
+        event_type,
+        occurred_at
+    from events
+    where user_id is null
+    union all
+    -- alias: the previous id (an anonymous id) and the user id are the same person
+    select
+        'anonymous_id' as type_x,
+        previous_id as value_x,
+        'user_id' as type_y,
+        user_id as value_y,
+        event_type,
+        occurred_at
     from events
 ),
 
--- every pair of identifiers one event vouches for belonging to one person
-linked_pairs as (
+value_pairs as (
     select
-        user_node as node_x,
-        anonymous_node as node_y,
-        event_type,
-        occurred_at
-    from event_nodes
-    union all
+        type_x,
+        value_x,
+        type_y,
+        value_y,
+        min(occurred_at) as first_seen_at,
+        max(occurred_at) as last_seen_at,
+        count(*) as event_count,
+        -- the most deliberate call that linked them wins (see edge_source)
+        min(
+            case event_type
+                when 'alias' then 1
+                when 'identify' then 2
+                when 'track' then 3
+                when 'page' then 4
+                when 'screen' then 5
+                else 6
+            end
+        ) as source_rank
+    from linked_values
+    where
+        value_x is not null
+        and value_x <> ''
+        and value_y is not null
+        and value_y <> ''
+    group by type_x, value_x, type_y, value_y
+),
+
+node_pairs as (
     select
-        anonymous_node as node_x,
-        device_node as node_y,
-        event_type,
-        occurred_at
-    from event_nodes
-    union all
-    select
-        user_node as node_x,
-        device_node as node_y,
-        event_type,
-        occurred_at
-    from event_nodes
-    union all
-    select
-        user_node as node_x,
-        email_node as node_y,
-        event_type,
-        occurred_at
-    from event_nodes
-    union all
-    select
-        user_node as node_x,
-        phone_node as node_y,
-        event_type,
-        occurred_at
-    from event_nodes
-    -- identify without login: the email or phone belongs to the browser or app install
-    union all
-    select
-        anonymous_node as node_x,
-        email_node as node_y,
-        event_type,
-        occurred_at
-    from event_nodes
-    where user_node is null
-    union all
-    select
-        anonymous_node as node_x,
-        phone_node as node_y,
-        event_type,
-        occurred_at
-    from event_nodes
-    where user_node is null
-    -- alias: the previous id and the user id are the same person
-    union all
-    select
-        previous_node as node_x,
-        user_node as node_y,
-        event_type,
-        occurred_at
-    from event_nodes
+        {{ journey_atc.identity_node('type_x', 'value_x', type_is_column=true) }} as node_x,
+        {{ journey_atc.identity_node('type_y', 'value_y', type_is_column=true) }} as node_y,
+        first_seen_at,
+        last_seen_at,
+        event_count,
+        source_rank
+    from value_pairs
 ),
 
 oriented as (
     select
         case when node_x < node_y then node_x else node_y end as node_a,
         case when node_x < node_y then node_y else node_x end as node_b,
-        event_type,
-        occurred_at
-    from linked_pairs
-    where
-        node_x is not null
-        and node_y is not null
-        and node_x <> node_y
-),
-
-by_source as (
-    select
-        node_a,
-        node_b,
-        event_type as edge_source,
-        min(occurred_at) as first_seen_at,
-        max(occurred_at) as last_seen_at,
-        count(*) as event_count
-    from oriented
-    group by node_a, node_b, event_type
-),
-
-ranked_sources as (
-    select
-        node_a,
-        node_b,
-        edge_source,
         first_seen_at,
-        row_number() over (
-            partition by node_a, node_b
-            order by first_seen_at, edge_source
-        ) as source_rank
-    from by_source
+        last_seen_at,
+        event_count,
+        source_rank
+    from node_pairs
+    where node_x <> node_y
 ),
 
-first_sources as (
-    select
-        node_a,
-        node_b,
-        edge_source
-    from ranked_sources
-    where source_rank = 1
-),
-
-totals as (
+-- two rules can link the same pair (a login and an alias): one edge
+aggregated as (
     select
         node_a,
         node_b,
         min(first_seen_at) as first_seen_at,
         max(last_seen_at) as last_seen_at,
-        sum(event_count) as event_count
-    from by_source
+        sum(event_count) as event_count,
+        min(source_rank) as source_rank
+    from oriented
     group by node_a, node_b
 ),
 
 final as (
     select
-        {{ journey_atc.stable_hash(['totals.node_a', 'totals.node_b']) }} as edge_id,
-        totals.node_a,
-        totals.node_b,
-        first_sources.edge_source,
-        totals.first_seen_at,
-        totals.last_seen_at,
-        totals.event_count
-    from totals
-    inner join first_sources
-        on
-            totals.node_a = first_sources.node_a
-            and totals.node_b = first_sources.node_b
+        {{ journey_atc.stable_hash(['node_a', 'node_b']) }} as edge_id,
+        node_a,
+        node_b,
+        case source_rank
+            when 1 then 'alias'
+            when 2 then 'identify'
+            when 3 then 'track'
+            when 4 then 'page'
+            when 5 then 'screen'
+        end as edge_source,
+        first_seen_at,
+        last_seen_at,
+        event_count
+    from aggregated
 )
 
 select * from final
