@@ -221,8 +221,10 @@ carts_scored as (
             0.0,
             least(
                 1.0,
-                1.0 - ({{ dbt.datediff('carts_abandoned.abandoned_at', journey_atc.as_of(), 'minute') }}
-                    - {{ min_minutes }}) / cast({{ max_days * 1440 - min_minutes }} as double)
+                1.0 - (
+                    {{ dbt.datediff('carts_abandoned.abandoned_at', journey_atc.as_of(), 'minute') }}
+                    - {{ min_minutes }}
+                ) / cast({{ max_days * 1440 - min_minutes }} as double)
             )
         ) as urgency_score
     from carts_abandoned

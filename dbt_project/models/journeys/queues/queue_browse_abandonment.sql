@@ -114,7 +114,7 @@ categories_bought as (
     inner join orders
         on
             category_views.person_id = orders.person_id
-            and orders.occurred_at >= category_views.first_viewed_at
+            and category_views.first_viewed_at <= orders.occurred_at
     where
         orders.resolved_category = category_views.category
         or {{ journey_atc.array_contains_text('orders.product_categories', 'category_views.category') }}

@@ -127,7 +127,9 @@ orders_scored as (
     select
         orders_complemented.*,
         0.6 + case
-            when profiles.top_categories like {{ dbt.concat(["'%'", "orders_complemented.complementary_category", "'%'"]) }}
+            when
+                profiles.top_categories
+                like {{ dbt.concat(["'%'", "orders_complemented.complementary_category", "'%'"]) }}
                 then 0.4
             else 0.0
         end as relevance_score,
@@ -135,8 +137,10 @@ orders_scored as (
             0.0,
             least(
                 1.0,
-                1.0 - ({{ dbt.datediff('orders_complemented.ordered_at', journey_atc.as_of(), 'minute') }}
-                    - {{ min_days * 1440 }}) / cast({{ (max_days - min_days) * 1440 }} as double)
+                1.0 - (
+                    {{ dbt.datediff('orders_complemented.ordered_at', journey_atc.as_of(), 'minute') }}
+                    - {{ min_days * 1440 }}
+                ) / cast({{ (max_days - min_days) * 1440 }} as double)
             )
         ) as urgency_score
     from orders_complemented

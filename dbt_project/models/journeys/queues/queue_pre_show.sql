@@ -135,9 +135,12 @@ holdings_described as (
         upcoming_shows.venue_name,
         upcoming_shows.venue_city,
         upcoming_shows.venue_timezone,
-        {{ dbt.datediff('holdings.first_purchased_at', 'upcoming_shows.starts_at', 'day') }} as days_bought_before,
+        {{ dbt.datediff('holdings.first_purchased_at', 'upcoming_shows.starts_at', 'day') }}
+            as days_bought_before,
         case
-            when holdings.first_purchased_at <= {{ dbt.dateadd('day', -1 * early_buyer_days, 'upcoming_shows.starts_at') }}
+            when
+                holdings.first_purchased_at
+                <= {{ dbt.dateadd('day', -1 * early_buyer_days, 'upcoming_shows.starts_at') }}
                 then 'early_buyer'
             else 'last_minute'
         end as variant

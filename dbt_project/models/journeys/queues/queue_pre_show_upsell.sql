@@ -119,7 +119,7 @@ later_orders as (
     inner join events
         on
             holdings.person_id = events.person_id
-            and events.occurred_at >= holdings.first_purchased_at
+            and holdings.first_purchased_at <= events.occurred_at
     where
         events.event_name = 'order_completed'
         and events.occurred_at <= {{ journey_atc.as_of() }}

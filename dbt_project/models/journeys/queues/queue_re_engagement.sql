@@ -46,7 +46,8 @@ final as (
                 0.0,
                 least(
                     1.0,
-                    (days_since_last_engaged - {{ inactive_days }}) / cast({{ [365 - inactive_days, 1] | max }} as double)
+                    (days_since_last_engaged - {{ inactive_days }})
+                    / cast({{ [365 - inactive_days, 1] | max }} as double)
                 )
             )
             as double

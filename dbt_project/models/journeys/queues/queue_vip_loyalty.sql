@@ -104,7 +104,12 @@ final as (
             "' today, crossing the VIP threshold of " ~ threshold ~ "'",
         ]) }} as {{ dbt.type_string() }}) as entry_reason,
         cast(
-            round(0.8 + 0.2 * least(1.0, (profiles.lifetime_value - {{ threshold }}) / cast({{ threshold }} as double)), 4)
+            round(
+                0.8 + 0.2 * least(
+                    1.0, (profiles.lifetime_value - {{ threshold }}) / cast({{ threshold }} as double)
+                ),
+                4
+            )
             as double
         ) as relevance_score,
         cast(1.0 as double) as urgency_score,

@@ -25,7 +25,8 @@ lapsed_customers as (
         lifetime_value,
         rfm_segment,
         top_category,
-        {{ dbt.datediff('last_order_at', journey_atc.as_of(), 'day') }} as days_since_last_order
+        {{ dbt.datediff('last_order_at', journey_atc.as_of(), 'day') }}
+            as days_since_last_order
     from profiles
     where
         order_count >= 1
