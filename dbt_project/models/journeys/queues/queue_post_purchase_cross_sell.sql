@@ -16,8 +16,16 @@
 
 with
 
-events as (
+-- The events table is imported once per use, each import read by one CTE:
+-- an engine that materialises a CTE read twice never copies all events.
+order_events as (
     select * from {{ ref('int_events_stitched') }}
+    where event_name = 'order_completed'
+),
+
+refund_events as (
+    select * from {{ ref('int_events_stitched') }}
+    where event_name = 'order_refunded'
 ),
 
 shows as (
@@ -51,20 +59,18 @@ recent_orders as (
             partition by person_id, coalesce(order_id, event_id)
             order by occurred_at asc, event_id asc
         ) as delivery_number
-    from events
+    from order_events
     where
-        event_name = 'order_completed'
-        and person_id is not null
+        person_id is not null
         and occurred_at >= {{ dbt.dateadd('day', -1 * max_days, journey_atc.as_of()) }}
         and occurred_at <= {{ dbt.dateadd('day', -1 * min_days, journey_atc.as_of()) }}
 ),
 
 refunds as (
     select distinct order_id
-    from events
+    from refund_events
     where
-        event_name = 'order_refunded'
-        and order_id is not null
+        order_id is not null
         and occurred_at >= {{ dbt.dateadd('day', -1 * max_days, journey_atc.as_of()) }}
         and occurred_at <= {{ journey_atc.as_of() }}
 ),

@@ -15,8 +15,16 @@
 
 with
 
-events as (
+-- The events table is imported once per use, each import read by one CTE:
+-- an engine that materialises a CTE read twice never copies all events.
+order_events as (
     select * from {{ ref('int_events_stitched') }}
+    where event_name = 'order_completed'
+),
+
+refund_events as (
+    select * from {{ ref('int_events_stitched') }}
+    where event_name = 'order_refunded'
 ),
 
 shows as (
@@ -51,34 +59,32 @@ upcoming_shows as (
 
 ticket_order_events as (
     select
-        events.person_id,
-        events.event_id,
-        coalesce(events.order_id, events.event_id) as order_key,
-        events.order_id,
-        events.show_id,
-        events.ticket_type,
-        coalesce(events.quantity, 1) as quantity,
-        events.occurred_at,
+        order_events.person_id,
+        order_events.event_id,
+        coalesce(order_events.order_id, order_events.event_id) as order_key,
+        order_events.order_id,
+        order_events.show_id,
+        order_events.ticket_type,
+        coalesce(order_events.quantity, 1) as quantity,
+        order_events.occurred_at,
         row_number() over (
-            partition by events.person_id, coalesce(events.order_id, events.event_id)
-            order by events.occurred_at asc, events.event_id asc
+            partition by order_events.person_id, coalesce(order_events.order_id, order_events.event_id)
+            order by order_events.occurred_at asc, order_events.event_id asc
         ) as delivery_number
-    from events
+    from order_events
     inner join upcoming_shows
-        on events.show_id = upcoming_shows.show_id
+        on order_events.show_id = upcoming_shows.show_id
     where
-        events.event_name = 'order_completed'
-        and events.person_id is not null
-        and events.occurred_at <= {{ journey_atc.as_of() }}
-        and coalesce({{ journey_atc.json_text('events.properties', '$.order_type') }}, 'tickets') = 'tickets'
+        order_events.person_id is not null
+        and order_events.occurred_at <= {{ journey_atc.as_of() }}
+        and coalesce({{ journey_atc.json_text('order_events.properties', '$.order_type') }}, 'tickets') = 'tickets'
 ),
 
 refunded_orders as (
     select distinct order_id
-    from events
+    from refund_events
     where
-        event_name = 'order_refunded'
-        and order_id is not null
+        order_id is not null
         and occurred_at <= {{ journey_atc.as_of() }}
 ),
 

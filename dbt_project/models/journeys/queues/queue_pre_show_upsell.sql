@@ -13,8 +13,21 @@
 
 with
 
-events as (
+-- The events table is imported once per use, each import read by one CTE:
+-- an engine that materialises a CTE read twice never copies all events.
+ticket_source as (
     select * from {{ ref('int_events_stitched') }}
+    where event_name = 'order_completed'
+),
+
+refund_events as (
+    select * from {{ ref('int_events_stitched') }}
+    where event_name = 'order_refunded'
+),
+
+add_on_source as (
+    select * from {{ ref('int_events_stitched') }}
+    where event_name = 'order_completed'
 ),
 
 shows as (
@@ -52,35 +65,33 @@ upcoming_shows as (
 
 refunded_orders as (
     select distinct order_id
-    from events
+    from refund_events
     where
-        event_name = 'order_refunded'
-        and order_id is not null
+        order_id is not null
         and occurred_at <= {{ journey_atc.as_of() }}
 ),
 
 ticket_order_events as (
     select
-        events.person_id,
-        events.event_id,
-        coalesce(events.order_id, events.event_id) as order_key,
-        events.order_id,
-        events.show_id,
-        events.ticket_type,
-        coalesce(events.quantity, 1) as quantity,
-        events.occurred_at,
+        ticket_source.person_id,
+        ticket_source.event_id,
+        coalesce(ticket_source.order_id, ticket_source.event_id) as order_key,
+        ticket_source.order_id,
+        ticket_source.show_id,
+        ticket_source.ticket_type,
+        coalesce(ticket_source.quantity, 1) as quantity,
+        ticket_source.occurred_at,
         row_number() over (
-            partition by events.person_id, coalesce(events.order_id, events.event_id)
-            order by events.occurred_at asc, events.event_id asc
+            partition by ticket_source.person_id, coalesce(ticket_source.order_id, ticket_source.event_id)
+            order by ticket_source.occurred_at asc, ticket_source.event_id asc
         ) as delivery_number
-    from events
+    from ticket_source
     inner join upcoming_shows
-        on events.show_id = upcoming_shows.show_id
+        on ticket_source.show_id = upcoming_shows.show_id
     where
-        events.event_name = 'order_completed'
-        and events.person_id is not null
-        and events.occurred_at <= {{ journey_atc.as_of() }}
-        and coalesce({{ journey_atc.json_text('events.properties', '$.order_type') }}, 'tickets') = 'tickets'
+        ticket_source.person_id is not null
+        and ticket_source.occurred_at <= {{ journey_atc.as_of() }}
+        and coalesce({{ journey_atc.json_text('ticket_source.properties', '$.order_type') }}, 'tickets') = 'tickets'
 ),
 
 holdings as (
@@ -112,18 +123,18 @@ later_orders as (
     select
         holdings.person_id,
         holdings.show_id,
-        events.product_id,
-        events.category,
-        {{ journey_atc.json_array_field_texts('events.properties', '$.products', 'category') }} as product_categories
+        add_on_source.product_id,
+        add_on_source.category,
+        {{ journey_atc.json_array_field_texts('add_on_source.properties', '$.products', 'category') }}
+            as product_categories
     from holdings
-    inner join events
+    inner join add_on_source
         on
-            holdings.person_id = events.person_id
-            and holdings.first_purchased_at <= events.occurred_at
+            holdings.person_id = add_on_source.person_id
+            and holdings.first_purchased_at <= add_on_source.occurred_at
     where
-        events.event_name = 'order_completed'
-        and events.occurred_at <= {{ journey_atc.as_of() }}
-        and (events.show_id = holdings.show_id or events.show_id is null)
+        add_on_source.occurred_at <= {{ journey_atc.as_of() }}
+        and (add_on_source.show_id = holdings.show_id or add_on_source.show_id is null)
 ),
 
 add_ons_bought as (

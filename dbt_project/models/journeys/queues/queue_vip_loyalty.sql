@@ -14,8 +14,16 @@
 
 with
 
-events as (
+-- The events table is imported once per use, each import read by one CTE:
+-- an engine that materialises a CTE read twice never copies all events.
+todays_order_events as (
     select * from {{ ref('int_events_stitched') }}
+    where event_name = 'order_completed'
+),
+
+ledger_source as (
+    select * from {{ ref('int_events_stitched') }}
+    where event_name in ('order_completed', 'order_refunded')
 ),
 
 profiles as (
@@ -24,10 +32,9 @@ profiles as (
 
 buyers_today as (
     select distinct person_id
-    from events
+    from todays_order_events
     where
-        event_name = 'order_completed'
-        and person_id is not null
+        person_id is not null
         and occurred_at >= {{ day_start }}
         and occurred_at <= {{ journey_atc.as_of() }}
 ),
@@ -35,25 +42,27 @@ buyers_today as (
 -- every order and refund of today's buyers, as signed amounts
 ledger_events as (
     select
-        events.person_id,
-        events.event_id,
-        events.event_name,
-        coalesce(events.order_id, events.event_id) as order_key,
-        events.occurred_at,
+        ledger_source.person_id,
+        ledger_source.event_id,
+        ledger_source.event_name,
+        coalesce(ledger_source.order_id, ledger_source.event_id) as order_key,
+        ledger_source.occurred_at,
         case
-            when events.event_name = 'order_completed' then coalesce(events.revenue, 0)
-            else -1 * abs(coalesce(events.revenue, 0))
+            when ledger_source.event_name = 'order_completed' then coalesce(ledger_source.revenue, 0)
+            else -1 * abs(coalesce(ledger_source.revenue, 0))
         end as amount,
         row_number() over (
-            partition by events.person_id, events.event_name, coalesce(events.order_id, events.event_id)
-            order by events.occurred_at asc, events.event_id asc
+            partition by
+                ledger_source.person_id,
+                ledger_source.event_name,
+                coalesce(ledger_source.order_id, ledger_source.event_id)
+            order by ledger_source.occurred_at asc, ledger_source.event_id asc
         ) as delivery_number
-    from events
+    from ledger_source
     inner join buyers_today
-        on events.person_id = buyers_today.person_id
+        on ledger_source.person_id = buyers_today.person_id
     where
-        events.event_name in ('order_completed', 'order_refunded')
-        and events.occurred_at <= {{ journey_atc.as_of() }}
+        ledger_source.occurred_at <= {{ journey_atc.as_of() }}
 ),
 
 -- orders count once per order id; every refund event counts, as in profiles
