@@ -48,8 +48,7 @@ recent_events as (
         {{ dbt.safe_cast(journey_atc.json_text('properties', '$.price'), 'double') }} as event_price
     from events
     where
-        person_id is not null
-        and event_name in (
+        event_name in (
             'product_added', 'product_removed', 'cart_viewed', 'checkout_started', 'order_completed'
         )
         and occurred_at > {{ dbt.dateadd('day', -1 * lookback_days, journey_atc.as_of()) }}
@@ -60,6 +59,7 @@ cart_events as (
     select * from recent_events
     where
         event_name != 'order_completed'
+        and person_id is not null
         and cart_id is not null
 ),
 
@@ -78,6 +78,7 @@ carts as (
     group by person_id, cart_id
 ),
 
+-- an order closes its cart even when it could not be tied to a person
 ordered_carts as (
     select distinct cart_id
     from orders
@@ -89,6 +90,7 @@ last_orders as (
         person_id,
         max(occurred_at) as last_ordered_at
     from orders
+    where person_id is not null
     group by person_id
 ),
 
