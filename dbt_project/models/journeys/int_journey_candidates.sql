@@ -1,19 +1,28 @@
 {{ config(materialized='table') }}
 
 {#- Every queue model (tag journey_queue) is found in dbt's graph at execution
-    time; none is named here. A queue declared as a dependency of this model is
-    read through ref(); any other through its relation, which must already be
-    built (build the queues first: `dbt build --select tag:journey_queue`). -#}
+    time and read from here. dbt only orders models by the refs it sees while
+    parsing, when the graph is still empty, so each queue is also named once
+    below; a tagged queue missing from this list stops the run with the line
+    to add, so a queue is never read before it is rebuilt. -#}
+-- depends_on: {{ ref('queue_welcome') }}
+-- depends_on: {{ ref('queue_abandoned_cart') }}
+-- depends_on: {{ ref('queue_browse_abandonment') }}
+-- depends_on: {{ ref('queue_pre_show') }}
+-- depends_on: {{ ref('queue_pre_show_upsell') }}
+-- depends_on: {{ ref('queue_post_purchase_cross_sell') }}
+-- depends_on: {{ ref('queue_vip_loyalty') }}
+-- depends_on: {{ ref('queue_win_back') }}
+-- depends_on: {{ ref('queue_re_engagement') }}
+-- depends_on: {{ ref('queue_category_education') }}
+
 {%- set queues = journey_atc.journey_queue_models() -%}
 {%- if execute -%}
-    {%- for q in queues -%}
-        {%- if q.unique_id not in model.depends_on.nodes
-            and load_relation(q.relation) is none -%}
-            {{ exceptions.raise_compiler_error(
-                "Journey queue model " ~ q.name ~ " has not been built yet; build the models tagged "
-                ~ "journey_queue before " ~ this.identifier ~ "."
-            ) }}
-        {%- endif -%}
+    {%- for q in queues if q.unique_id not in model.depends_on.nodes -%}
+        {{ exceptions.raise_compiler_error(
+            "Journey queue model " ~ q.name ~ " is not declared in " ~ this.identifier
+            ~ ".sql; add the line: -- depends_on: {{ ref('" ~ q.name ~ "') }}"
+        ) }}
     {%- endfor -%}
 {%- endif %}
 
@@ -36,12 +45,7 @@ queued as (
             cast(event_at as {{ dbt.type_timestamp() }}) as event_at,
             cast(context_key as {{ dbt.type_string() }}) as context_key,
             cast(context as {{ dbt.type_string() }}) as context
-        from
-            {% if q.unique_id in model.depends_on.nodes -%}
-                {{ ref(q.name) }}
-            {%- else -%}
-                {{ q.relation }}
-            {%- endif %}
+        from {{ ref(q.name) }}
         where person_id is not null
         union all
     {%- endfor %}
