@@ -1,5 +1,5 @@
 {#- Every queue model in the project: the enabled models tagged journey_queue,
-    sorted by name, as dicts {journey_id, name, unique_id, relation}. The
+    sorted by name, as dicts {journey_id, name, unique_id}. The
     journey id is the model's meta.journey_id, else its name without the
     `queue_` prefix. The graph is only filled at execution time, so during
     parsing this returns an empty list. -#}
@@ -16,9 +16,6 @@
                     'journey_id': journey_id,
                     'name': node.name,
                     'unique_id': node.unique_id,
-                    'relation': api.Relation.create(
-                        database=node.database, schema=node.schema, identifier=node.alias
-                    ),
                 }) -%}
             {%- endif -%}
         {%- endfor -%}

@@ -51,7 +51,7 @@ goals_reached as (
         on
             active_journeys.person_id = goal_events.person_id
             and active_journeys.goal_event = goal_events.event_name
-            and goal_events.occurred_at > active_journeys.active_entered_at
+            and active_journeys.active_entered_at < goal_events.occurred_at
     group by active_journeys.person_id, active_journeys.journey_id
 ),
 

@@ -85,8 +85,8 @@ interest_matches as (
         (
             {%- for i in range(1, 4) %}
                 case
-                    when {{ journey_atc.journey_list_contains('interests', dbt.split_part('top_categories', "','", i)) }}
-                        then 1
+                    {%- set category = dbt.split_part('top_categories', "','", i) %}
+                    when {{ journey_atc.journey_list_contains('interests', category) }} then 1
                     else 0
                 end
                 {%- if not loop.last %} +{% endif %}
@@ -150,4 +150,4 @@ final as (
     from scored
 )
 
-select * from final
+select * from final  -- noqa: AM04

@@ -4,7 +4,9 @@
     before this run appends to it; absent on the first run, then empty. Only
     transitions stamped before as_of count, so a second run with the same as_of
     sees exactly what the first one saw and decides the same. -#}
-{%- set history = adapter.get_relation(this.database, this.schema, 'journey_assignment_history') if execute else none -%}
+{%- set history = adapter.get_relation(
+    this.database, this.schema, 'journey_assignment_history'
+) if execute else none -%}
 {%- set as_of = journey_atc.as_of() -%}
 
 with
