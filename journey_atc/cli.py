@@ -5,6 +5,7 @@ atc generate OUT_DIR     write a sample data set (Segment-spec files)
 atc load DATA_DIR        load your own Segment-spec files into the raw schema
 atc build                run `dbt seed` + `dbt build` with one as_of
 atc summary              print what the last build found
+atc explain WHO          why a person got their journey (person_id, email or user id)
 """
 
 from __future__ import annotations
@@ -238,6 +239,21 @@ def build_cmd(db_path: Path | None, as_of: str | None, select: str | None, full_
 def summary_cmd(db_path: Path | None) -> None:
     """Print what the last build found (rows, quarantine, identity, consent)."""
     do_summary(db_path or default_db(), None)
+
+
+@main.command("explain")
+@click.argument("who")
+@db_option
+def explain_cmd(who: str, db_path: Path | None) -> None:
+    """Show why WHO (a person_id, email:..., user_id:..., or a bare email / user id) got their journey."""
+    from journey_atc.explain import PersonNotFound, explain, render_explanation
+
+    try:
+        expl = explain(db_path or default_db(), who)
+    except PersonNotFound as exc:
+        err_console.print(f"[red]{exc}")
+        sys.exit(2)
+    render_explanation(expl, console)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,8 @@ class Summary:
     consent: dict[str, dict[str, int]] = field(default_factory=dict)
     reachable_channels: dict[int, int] = field(default_factory=dict)
     rfm_segments: dict[str, int] = field(default_factory=dict)
+    journeys: dict[str, dict[str, int]] = field(default_factory=dict)
+    rejection_reasons: dict[str, int] = field(default_factory=dict)
     build_seconds: float | None = None
 
     def to_json(self) -> str:
@@ -139,6 +141,17 @@ def collect_summary(db_path: str | Path, schema: str = "main") -> Summary:
                     f"select rfm_segment, count(*) from {schema}.profiles group by 1 order by 2 desc, 1"
                 ).fetchall():
                     s.rfm_segments[str(seg)] = c
+        if _exists(con, schema, "journey_candidates_scored"):
+            for journey_id, people, holdout in con.execute(
+                f"select journey_id, count(*), count(*) filter (where is_holdout) "
+                f"from {schema}.journey_candidates_scored where is_chosen group by 1 order by 2 desc, 1"
+            ).fetchall():
+                s.journeys[journey_id] = {"people": people, "holdout": holdout}
+            for reason, n in con.execute(
+                f"select rejection_reason, count(*) from {schema}.journey_candidates_scored "
+                "where not is_chosen group by 1 order by 2 desc, 1 limit 10"
+            ).fetchall():
+                s.rejection_reasons[str(reason)] = n
     finally:
         con.close()
     return s
@@ -240,6 +253,25 @@ def render_summary(s: Summary, console: Console | None = None) -> None:
         top = max(s.rfm_segments.values())
         for seg, c in s.rfm_segments.items():
             t.add_row(seg, f"{c:,}", f"[magenta]{_bar(c, top)}")
+        console.print(t)
+    if s.journeys:
+        t = Table(title="People per chosen journey", title_justify="left")
+        t.add_column("journey")
+        t.add_column("people", justify="right")
+        t.add_column("of which holdout", justify="right")
+        t.add_column("")
+        top = max(v["people"] for v in s.journeys.values())
+        for journey_id, v in s.journeys.items():
+            t.add_row(journey_id, f"{v['people']:,}", f"{v['holdout']:,}", f"[blue]{_bar(v['people'], top)}")
+        console.print(t)
+    if s.rejection_reasons:
+        t = Table(title="Top reasons a candidate journey was not chosen", title_justify="left")
+        t.add_column("reason")
+        t.add_column("candidates", justify="right")
+        t.add_column("")
+        top = max(s.rejection_reasons.values())
+        for reason, n in s.rejection_reasons.items():
+            t.add_row(reason, f"{n:,}", f"[red]{_bar(n, top)}")
         console.print(t)
     if s.build_seconds is not None:
         console.print(f"dbt build took {s.build_seconds:,.1f} s")
