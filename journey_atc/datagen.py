@@ -316,9 +316,7 @@ def _catalog(rng: np.random.Generator, as_of: datetime, clock: _Clock) -> _Catal
         for _ in range(count):
             kind = VENUE_KINDS[int(rng.integers(len(VENUE_KINDS)))]
             v_names.append(
-                f"{city} {kind}"
-                if kind not in {n.split()[-1] for n in v_names}
-                else f"{city} {kind} {len(v_names)}"
+                f"{city} {kind}" if kind not in {n.split()[-1] for n in v_names} else f"{city} {kind} {len(v_names)}"
             )
             v_city.append(city)
             v_country.append(COUNTRIES.index(country))
@@ -352,8 +350,7 @@ def _catalog(rng: np.random.Generator, as_of: datetime, clock: _Clock) -> _Catal
     on_sale = show_start - rng.integers(20, 200, n_shows) * 86400
     show_price = np.round(rng.uniform(25, 140, n_shows), 0)
     names = [
-        f"{SHOW_WORDS[SHOW_CATEGORIES[c]][int(rng.integers(len(SHOW_WORDS[SHOW_CATEGORIES[c]])))]}"
-        f" #{i + 1}"
+        f"{SHOW_WORDS[SHOW_CATEGORIES[c]][int(rng.integers(len(SHOW_WORDS[SHOW_CATEGORIES[c]])))]} #{i + 1}"
         for i, c in enumerate(show_category)
     ]
     shows = pa.table(
@@ -598,9 +595,7 @@ def _events_sql(seed: int) -> str:
             ("category", _js("show_category")),
         )
     }
-        when kind = {k["ticket_scanned"]} then {
-        _jobj(("show_id", _js("show_id")), ("venue_id", _js("venue_id")))
-    }
+        when kind = {k["ticket_scanned"]} then {_jobj(("show_id", _js("show_id")), ("venue_id", _js("venue_id")))}
         when kind = {k["product_viewed"]} then {
         _jobj(
             ("product_id", _js("product_id")),
@@ -629,9 +624,7 @@ def _events_sql(seed: int) -> str:
             ("quantity", _jn("quantity")),
         )
     }
-        when kind = {k["product_removed"]} then {
-        _jobj(("cart_id", _js("cart_id")), ("product_id", _js("product_id")))
-    }
+        when kind = {k["product_removed"]} then {_jobj(("cart_id", _js("cart_id")), ("product_id", _js("product_id")))}
         when kind = {k["cart_viewed"]} then {_jobj(("cart_id", _js("cart_id")))}
         when kind = {k["checkout_started"]} then {
         _jobj(("cart_id", _js("cart_id")), ("revenue", revenue), ("currency", _js("currency")))
@@ -666,13 +659,9 @@ def _events_sql(seed: int) -> str:
         )
     }
         when kind = {k["order_refunded"]} then {
-        _jobj(
-            ("order_id", _js("'ord_' || pid || '_' || greatest(seq - 7, 0)")), ("revenue", revenue)
-        )
+        _jobj(("order_id", _js("'ord_' || pid || '_' || greatest(seq - 7, 0)")), ("revenue", revenue))
     }
-        when kind = {k["search_performed"]} then {
-        _jobj(("query", _js(_sql_list(SEARCH_TERMS) + "[category % 8 + 1]")))
-    }
+        when kind = {k["search_performed"]} then {_jobj(("query", _js(_sql_list(SEARCH_TERMS) + "[category % 8 + 1]")))}
         when kind = {k["newsletter_subscribed"]} then {
         _jobj(("list", _js("case when category % 3 = 0 then 'weekly_picks' else 'newsletter' end")))
     }
@@ -867,9 +856,7 @@ def _events(
             np.full(int(with_alias.sum()), K["alias"]),
         ]
     )
-    l_stage = np.concatenate(
-        [np.full(len(lp), -3), np.full(len(lp), -2), np.full(int(with_alias.sum()), -1)]
-    )
+    l_stage = np.concatenate([np.full(len(lp), -3), np.full(len(lp), -2), np.full(int(with_alias.sum()), -1)])
 
     # kiosk sessions: box-office devices shared by many people who log in on them
     kp = np.flatnonzero(kiosk_user)
@@ -880,9 +867,7 @@ def _events(
     k_device = -(1 + rng.integers(0, n_kiosks, len(kp)))
     k_len = rng.integers(2, 5, len(kp))
     k_seg, k_pos = _segment_ids(k_len)
-    k_kind = np.array(
-        [K["logged_in"], K["show_viewed"], K["order_completed"], K["ticket_scanned"]]
-    )[k_pos]
+    k_kind = np.array([K["logged_in"], K["show_viewed"], K["order_completed"], K["ticket_scanned"]])[k_pos]
 
     s_person = np.concatenate([s_person, kp])
     s_start = np.concatenate([s_start, k_start])
@@ -899,9 +884,7 @@ def _events(
 
     session = np.concatenate([ev_session, l_session, k_sess_ids[k_seg]])
     kind = np.concatenate([kind, l_kind, k_kind])
-    stage = np.concatenate(
-        [STAGE[kind[: len(person)]], l_stage, np.arange(len(k_kind)) * 0 + k_pos]
-    )
+    stage = np.concatenate([STAGE[kind[: len(person)]], l_stage, np.arange(len(k_kind)) * 0 + k_pos])
     # order sessions by person then start; events within a session by funnel stage
     s_rank = np.empty(len(s_start), dtype=np.int64)
     s_rank[np.lexsort((s_start, s_person))] = np.arange(len(s_start))
@@ -952,12 +935,8 @@ def _events(
     is_merch_kind = (kind == K["product_viewed"]) | (order_type == 1)
     price = np.where(is_merch_kind, merch_price, ticket_price)
     two_items = (kind == K["order_completed"]) & (order_type == 1) & (rng.random(m) < 0.3)
-    product2 = np.where(
-        two_items, (product + 1 + rng.integers(0, 20, m)) % len(cat.product_price), -1
-    )
-    price2 = np.where(
-        two_items, np.round(cat.product_price[np.maximum(product2, 0)] * fx[cur], 2), 0.0
-    )
+    product2 = np.where(two_items, (product + 1 + rng.integers(0, 20, m)) % len(cat.product_price), -1)
+    price2 = np.where(two_items, np.round(cat.product_price[np.maximum(product2, 0)] * fx[cur], 2), 0.0)
     fav = p["fav_cat"][pid_local]
     category = np.where(rng.random(m) < 0.6, fav, rng.integers(0, len(ALL_CATEGORIES) + 1, m))
     # product views point at products, show views at shows: drop the irrelevant reference
@@ -1026,9 +1005,7 @@ def _events(
     return out
 
 
-def _message_events(
-    rng: np.random.Generator, p: dict[str, np.ndarray], as_of_s: int
-) -> dict[str, np.ndarray]:
+def _message_events(rng: np.random.Generator, p: dict[str, np.ndarray], as_of_s: int) -> dict[str, np.ndarray]:
     n = len(p["pid"])
     reached = rng.random(n) < 0.45
     sends = np.where(reached, rng.poisson(2.5, n), 0)
@@ -1046,9 +1023,7 @@ def _message_events(
     complained = ~bounced & (channel == 0) & (rng.random(s) < 0.003)
     unsub = ~bounced & (rng.random(s) < 0.006)
     # stages: 0 sent, 1 delivered, 2 bounced, 3 opened, 4 clicked, 5 complained, 6 unsubscribed
-    present = np.stack(
-        [np.ones(s, bool), ~bounced, bounced, opened, clicked, complained, unsub], axis=1
-    )
+    present = np.stack([np.ones(s, bool), ~bounced, bounced, opened, clicked, complained, unsub], axis=1)
     send_i, stage = np.nonzero(present)
     m = len(send_i)
     delay_s = np.array([0, 5, 20, 0, 0, 0, 0])[stage] + np.where(
@@ -1079,9 +1054,7 @@ def _message_events(
     return out
 
 
-def _consents(
-    rng: np.random.Generator, p: dict[str, np.ndarray], as_of_s: int
-) -> dict[str, np.ndarray]:
+def _consents(rng: np.random.Generator, p: dict[str, np.ndarray], as_of_s: int) -> dict[str, np.ndarray]:
     n = len(p["pid"])
     # record probability per channel; many people have no record for some channels
     has = rng.random((n, 4)) < np.array([0.6, 0.3, 0.4, 0.15])
@@ -1227,12 +1200,8 @@ def _event_table(ev: dict[str, np.ndarray], start: int, con, cat: _Catalog) -> p
     table = table.append_column("venue_id", _take(shows["venue_id"].combine_chunks(), show))
     table = table.append_column("show_category", _take(shows["category"].combine_chunks(), show))
     for prefix, idx in (("product", ev["product"]), ("product2", ev["product2"])):
-        table = table.append_column(
-            f"{prefix}_id", _take(products["product_id"].combine_chunks(), idx)
-        )
-        table = table.append_column(
-            f"{prefix}_category", _take(products["category"].combine_chunks(), idx)
-        )
+        table = table.append_column(f"{prefix}_id", _take(products["product_id"].combine_chunks(), idx))
+        table = table.append_column(f"{prefix}_category", _take(products["category"].combine_chunks(), idx))
     return table
 
 
@@ -1261,28 +1230,21 @@ class _Sink:
             with self.path.open("ab") as out, part.open("rb") as src:
                 shutil.copyfileobj(src, out)
             with part.open("rb") as src:
-                self.rows += sum(
-                    block.count(b"\n") for block in iter(lambda: src.read(1 << 20), b"")
-                )
+                self.rows += sum(block.count(b"\n") for block in iter(lambda: src.read(1 << 20), b""))
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
 
 
-def _copy_jsonl(
-    con: duckdb.DuckDBPyConnection, sql: str, path: Path, json_cols: tuple[str, ...]
-) -> None:
+def _copy_jsonl(con: duckdb.DuckDBPyConnection, sql: str, path: Path, json_cols: tuple[str, ...]) -> None:
     """JSON lines where JSON-text columns become nested objects (broken text stays a string)."""
     con.execute(f"create or replace temp view _out as {sql}")
     cols = [r[0] for r in con.execute("describe _out").fetchall()]
     exprs = []
     for c in cols:
         if c in json_cols:
-            exprs.append(
-                f'case when json_valid("{c}") then cast("{c}" as json) '
-                f'else to_json("{c}") end as "{c}"'
-            )
+            exprs.append(f'case when json_valid("{c}") then cast("{c}" as json) else to_json("{c}") end as "{c}"')
         else:
             exprs.append(f'"{c}"')
     con.execute(f"copy (select {', '.join(exprs)} from _out) to '{path}' (format json)")
@@ -1340,12 +1302,8 @@ def generate(
     con.execute("set preserve_insertion_order = true")
     con.register("shows_src", cat.shows)
     con.register("products_src", cat.products)
-    con.execute(
-        "create temp table shows as select row_number() over () - 1 as idx, * from shows_src"
-    )
-    con.execute(
-        "create temp table products as select row_number() over () - 1 as idx, * from products_src"
-    )
+    con.execute("create temp table shows as select row_number() over () - 1 as idx, * from shows_src")
+    con.execute("create temp table products as select row_number() over () - 1 as idx, * from products_src")
 
     fmt_sql = {
         "countries": _sql_list(COUNTRIES),
@@ -1363,13 +1321,9 @@ def generate(
         "junk_phones": _sql_list(["12345", "000-0000", "n/a"]),
     }
     people_sql = PEOPLE_SQL.format(
-        anon_ids="["
-        + ", ".join(_uuid(f"'anon:{seed}:' || p.pid || ':{d}'") for d in range(4))
-        + "]",
+        anon_ids="[" + ", ".join(_uuid(f"'anon:{seed}:' || p.pid || ':{d}'") for d in range(4)) + "]",
         device_ids="["
-        + ", ".join(
-            f"upper(substr(md5('dev:{seed}:' || p.pid || ':{d}'), 1, 16))" for d in range(4)
-        )
+        + ", ".join(f"upper(substr(md5('dev:{seed}:' || p.pid || ':{d}'), 1, 16))" for d in range(4))
         + "]",
         ascii_first=_ascii_sql("{first}[p.first_i + 1]".format(**fmt_sql)),
         ascii_last=_ascii_sql("{last}[p.last_i + 1]".format(**fmt_sql)),
@@ -1382,9 +1336,7 @@ def generate(
         send_uuid=_uuid("m.send_key"),
         channels=_sql_list(CHANNELS),
         journeys=_sql_list(JOURNEYS),
-        stages=_sql_list(
-            ["sent", "delivered", "bounced", "opened", "clicked", "complained", "unsubscribed"]
-        ),
+        stages=_sql_list(["sent", "delivered", "bounced", "opened", "clicked", "complained", "unsubscribed"]),
         bad_ts=_sql_list(BAD_TIMESTAMPS),
         broken=_sql_list(BROKEN_JSON),
         iso_ts=_iso("ts_ms", "off_min", "ts_fmt"),
@@ -1441,6 +1393,4 @@ def generate(
     files["consents"].append(consent_sink.path)
     rows["message_events"] = msg_sink.rows
     rows["consents"] = consent_sink.rows
-    return GenerationReport(
-        people=people, files=files, rows=rows, seconds=round(time.perf_counter() - started, 3)
-    )
+    return GenerationReport(people=people, files=files, rows=rows, seconds=round(time.perf_counter() - started, 3))

@@ -175,9 +175,7 @@ class _Loader:
     def check_parquet(self, table: str, path: Path, name: str) -> dict[str, tuple[str, str]]:
         """Map raw column -> (source column, source type); raises LoadFileError."""
         try:
-            described = self.con.execute(
-                f"describe select * from read_parquet({_q(str(path))})"
-            ).fetchall()
+            described = self.con.execute(f"describe select * from read_parquet({_q(str(path))})").fetchall()
         except duckdb.Error as exc:
             raise LoadFileError(name, f"cannot be read as Parquet ({_first_line(exc)})") from exc
         available = {col: ctype for col, ctype, *_ in described}
@@ -192,14 +190,10 @@ class _Loader:
         missing = [c for c in REQUIRED_COLUMNS[table] if c not in found]
         if missing:
             cols = ", ".join(f'"{c}"' for c in missing)
-            raise LoadFileError(
-                name, f"required column {cols} is missing (the file has: {', '.join(available)})"
-            )
+            raise LoadFileError(name, f"required column {cols} is missing (the file has: {', '.join(available)})")
         for col, (src, stype) in found.items():
             if col in JSON_COLUMNS and not _json_like(stype):
-                raise LoadFileError(
-                    name, f'column "{src}" must hold JSON text or a struct, got {stype}'
-                )
+                raise LoadFileError(name, f'column "{src}" must hold JSON text or a struct, got {stype}')
         return found
 
     # -- loading
@@ -238,8 +232,7 @@ class _Loader:
             )
         else:
             self.con.execute(
-                f"insert into {RAW_SCHEMA}.{table} ({quoted}) "
-                f"select {values} from _checked where err is null"
+                f"insert into {RAW_SCHEMA}.{table} ({quoted}) select {values} from _checked where err is null"
             )
         loaded = self.con.execute("select count(*) from _checked where err is null").fetchone()[0]
         self.rows[table] = self.rows.get(table, 0) + loaded
@@ -252,8 +245,7 @@ class _Loader:
         if bad:
             room = max(MAX_REPORTED_REJECTS - len(self.rejected), 0)
             sample = self.con.execute(
-                "select line, err.field, err.reason from _checked where err is not null "
-                f"order by line limit {room}"
+                f"select line, err.field, err.reason from _checked where err is not null order by line limit {room}"
             ).fetchall()
             self.rejected.extend(LoadError(name, ln, fld, reason) for ln, fld, reason in sample)
             self.rejected_count += bad
@@ -293,11 +285,7 @@ class _Loader:
             ).fetchone()[0]
             self.rows[table] = self.rows.get(table, 0) + loaded
             return
-        err = (
-            "case " + " ".join(checks) + " end"
-            if checks
-            else "cast(null as struct(field varchar, reason varchar))"
-        )
+        err = "case " + " ".join(checks) + " end" if checks else "cast(null as struct(field varchar, reason varchar))"
         self.con.execute(
             f"create or replace temp table _checked as select file_row_number + 1 as line, "
             f"{', '.join(exprs)}, {err} as err, cast(null as varchar) as raw_line "
@@ -316,9 +304,7 @@ class _Loader:
             while head in (b" ", b"\n", b"\r", b"\t"):
                 head = handle.read(1)
             if head == b"[":
-                raise LoadFileError(
-                    name, "is a JSON array; export one JSON object per line (JSON lines)"
-                )
+                raise LoadFileError(name, "is a JSON array; export one JSON object per line (JSON lines)")
             handle.seek(0)
             carry = b""
             while True:
@@ -441,9 +427,7 @@ def _type_name_sql(type_expr: str) -> str:
 
 def _json_like(duckdb_type: str) -> bool:
     return (
-        duckdb_type in ("VARCHAR", "JSON")
-        or duckdb_type.startswith(("STRUCT", "MAP"))
-        or (duckdb_type.endswith("[]"))
+        duckdb_type in ("VARCHAR", "JSON") or duckdb_type.startswith(("STRUCT", "MAP")) or (duckdb_type.endswith("[]"))
     )
 
 

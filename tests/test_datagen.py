@@ -106,13 +106,8 @@ def test_events_span_about_four_hundred_days_before_as_of_in_mixed_offsets(con):
     assert (AS_OF - hi).days <= 1
     assert 380 <= (AS_OF - lo).days <= 401
     assert one(con, "select count(*) from events where timestamp like '%Z'") > 1000
-    assert (
-        one(con, "select count(*) from events where regexp_matches(timestamp, '[+-]0[0-9]:00$')")
-        > 1000
-    )
-    assert (
-        one(con, "select count(*) from events where regexp_matches(timestamp, '-0[4-8]:00$')") > 100
-    )
+    assert one(con, "select count(*) from events where regexp_matches(timestamp, '[+-]0[0-9]:00$')") > 1000
+    assert one(con, "select count(*) from events where regexp_matches(timestamp, '-0[4-8]:00$')") > 100
 
 
 def test_several_time_zones_locales_and_some_events_without_a_timezone(con):
@@ -123,8 +118,7 @@ def test_several_time_zones_locales_and_some_events_without_a_timezone(con):
     assert (
         one(
             con,
-            "select count(*) from ev where context is not null "
-            "and json_extract_string(context, '$.timezone') is null",
+            "select count(*) from ev where context is not null and json_extract_string(context, '$.timezone') is null",
         )
         > 100
     )
@@ -138,18 +132,11 @@ def test_people_browse_anonymously_on_several_devices_before_logging_in(con):
     assert max(n for (n,) in per_user) >= 3
     anonymous_only = one(
         con,
-        "select count(*) from (select anonymous_id from events group by 1 "
-        "having count(user_id) = 0 and count(*) > 5)",
+        "select count(*) from (select anonymous_id from events group by 1 having count(user_id) = 0 and count(*) > 5)",
     )
     assert anonymous_only > 100
-    assert (
-        one(con, "select count(*) from events where type = 'identify' and traits is not null")
-        > 1000
-    )
-    assert (
-        one(con, "select count(*) from events where type = 'alias' and previous_id is not null")
-        > 10
-    )
+    assert one(con, "select count(*) from events where type = 'identify' and traits is not null") > 1000
+    assert one(con, "select count(*) from events where type = 'alias' and previous_id is not null") > 10
 
 
 def test_kiosk_devices_are_shared_by_hundreds_of_logged_in_users(con):
@@ -162,18 +149,11 @@ def test_kiosk_devices_are_shared_by_hundreds_of_logged_in_users(con):
 
 
 def test_junk_typo_disposable_and_role_emails_appear(con):
-    emails = (
-        "select distinct user_id, json_extract_string(traits, '$.email') as email "
-        "from ev where type = 'identify'"
-    )
-    junk_users = one(
-        con, f"select count(distinct user_id) from ({emails}) where email = 'test@test.com'"
-    )
+    emails = "select distinct user_id, json_extract_string(traits, '$.email') as email from ev where type = 'identify'"
+    junk_users = one(con, f"select count(distinct user_id) from ({emails}) where email = 'test@test.com'")
     assert junk_users >= 10
     for pattern in ("%@gmial.com", "%@hotmial.com", "%@yaho.com", "%@mailinator.com", "info@%"):
-        assert one(con, f"select count(*) from ({emails}) where email like '{pattern}'") > 0, (
-            pattern
-        )
+        assert one(con, f"select count(*) from ({emails}) where email like '{pattern}'") > 0, pattern
     assert one(con, f"select count(*) from ({emails}) where email <> trim(email)") > 10
     assert one(con, f"select count(*) from ({emails}) where email <> lower(email)") > 10
 
@@ -251,10 +231,7 @@ def test_events_use_the_vocabulary_and_catalog(con):
         "and json_extract_string(properties, '$.show_id') not in (select show_id from shows)",
     )
     assert unknown_shows == 0
-    assert (
-        one(con, "select count(distinct json_extract_string(properties, '$.ticket_type')) from ev")
-        == 3
-    )
+    assert one(con, "select count(distinct json_extract_string(properties, '$.ticket_type')) from ev") == 3
 
 
 def test_some_carts_are_abandoned_and_some_are_bought(con):
@@ -274,17 +251,22 @@ def test_some_carts_are_abandoned_and_some_are_bought(con):
 
 
 def test_message_events_cover_channels_journeys_bounces_in_the_last_sixty_days(con):
-    assert {
-        r[0] for r in con.execute("select distinct channel from message_events").fetchall()
-    } >= {"email", "sms", "push", "whatsapp"}
-    assert {
-        r[0] for r in con.execute("select distinct journey_id from message_events").fetchall()
-    } == {"welcome", "abandoned_cart", "pre_show", "win_back"}
+    assert {r[0] for r in con.execute("select distinct channel from message_events").fetchall()} >= {
+        "email",
+        "sms",
+        "push",
+        "whatsapp",
+    }
+    assert {r[0] for r in con.execute("select distinct journey_id from message_events").fetchall()} == {
+        "welcome",
+        "abandoned_cart",
+        "pre_show",
+        "win_back",
+    }
     bounce = {
         r[0]
         for r in con.execute(
-            "select distinct json_extract_string(properties, '$.bounce_type') from me "
-            "where event_type = 'bounced'"
+            "select distinct json_extract_string(properties, '$.bounce_type') from me where event_type = 'bounced'"
         ).fetchall()
     }
     assert bounce == {"hard", "soft"}
@@ -304,22 +286,16 @@ def test_consents_are_partial_overridden_and_sometimes_malformed(con):
         "having count(*) > 1 and count(distinct granted) > 1)",
     )
     assert overridden > 100
-    people_with_email_consent = one(
-        con, "select count(distinct identifier) from consents where channel = 'email'"
-    )
+    people_with_email_consent = one(con, "select count(distinct identifier) from consents where channel = 'email'")
     assert people_with_email_consent < 10_000 * 0.8
     assert one(con, "select count(*) from consents where region is null") == 0
 
 
 def test_shows_start_with_their_venue_offset_past_and_future(con):
-    rows = con.execute(
-        "select v.timezone, s.starts_at from shows s inner join venues v using (venue_id)"
-    ).fetchall()
+    rows = con.execute("select v.timezone, s.starts_at from shows s inner join venues v using (venue_id)").fetchall()
     sydney = [s for tz, s in rows if tz == "Australia/Sydney"]
     assert all(s.endswith(("+10:00", "+11:00")) for s in sydney)
-    future = one(
-        con, f"select count(*) from shows where starts_at::timestamptz > '{AS_OF.isoformat()}'"
-    )
+    future = one(con, f"select count(*) from shows where starts_at::timestamptz > '{AS_OF.isoformat()}'")
     assert 0 < future < one(con, "select count(*) from shows")
 
 

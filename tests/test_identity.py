@@ -78,10 +78,7 @@ def test_three_anonymous_devices_and_a_later_login_become_one_person(warehouse):
     assert len(set(persons_of_events(warehouse).values())) == 3
 
     logins = [
-        event(
-            type="identify", user_id="user-1", anonymous_id=f"anon-{n}", at="2026-10-21T09:00:00Z"
-        )
-        for n in (1, 2, 3)
+        event(type="identify", user_id="user-1", anonymous_id=f"anon-{n}", at="2026-10-21T09:00:00Z") for n in (1, 2, 3)
     ]
     warehouse.insert("events", logins)
     build(warehouse, as_of=AS_OF_2)
@@ -96,19 +93,16 @@ def test_three_anonymous_devices_and_a_later_login_become_one_person(warehouse):
 
 
 def test_the_kiosk_device_does_not_merge_its_300_users(warehouse):
-    rows = [
-        event(user_id=f"fan-{n}", anonymous_id=f"fan-anon-{n}", device_id="box-office-kiosk")
-        for n in range(300)
-    ]
+    rows = [event(user_id=f"fan-{n}", anonymous_id=f"fan-anon-{n}", device_id="box-office-kiosk") for n in range(300)]
     kiosk_only = event(anonymous_id=None, device_id="box-office-kiosk")
     kiosk_only["anonymous_id"] = None
     rows.append(kiosk_only)
     warehouse.insert("events", rows)
     build(warehouse)
 
-    people = warehouse.query(
-        "select count(distinct person_id) from int_events_stitched where user_id like 'fan-%'"
-    )[0][0]
+    people = warehouse.query("select count(distinct person_id) from int_events_stitched where user_id like 'fan-%'")[0][
+        0
+    ]
     assert people == 300
     overlinked = warehouse.query_dicts("select * from identity_overlinked_identifiers")
     assert [row["node"] for row in overlinked] == ["device_id:box-office-kiosk"]
@@ -200,9 +194,7 @@ def test_components_equal_networkx_on_random_graphs(warehouse):
     component_of = dict(warehouse.query("select node, component_id from int_identity__components"))
     person = person_of(warehouse)
     for i, g in enumerate(graphs):
-        expected = {
-            frozenset(f"anonymous_id:g{i}-{v}" for v in c) for c in nx.connected_components(g)
-        }
+        expected = {frozenset(f"anonymous_id:g{i}-{v}" for v in c) for c in nx.connected_components(g)}
         found: dict[str, set[str]] = {}
         for v in g.nodes:
             node = f"anonymous_id:g{i}-{v}"
@@ -212,9 +204,7 @@ def test_components_equal_networkx_on_random_graphs(warehouse):
             assert len({person[n] for n in c}) == 1
             # the component id is the smallest node of the component
             assert component_of[next(iter(c))] <= min(c)
-    rounds = warehouse.query(
-        "select distinct iterations, is_converged from int_identity__components"
-    )
+    rounds = warehouse.query("select distinct iterations, is_converged from int_identity__components")
     assert len(rounds) == 1 and rounds[0][1] is True
     assert rounds[0][0] < 40
 
@@ -227,9 +217,7 @@ def test_person_id_survives_a_run_where_the_graph_only_grows(warehouse):
     warehouse.insert(
         "events",
         [
-            event(
-                type="identify", user_id="user-1", anonymous_id="anon-1", email="ada@example.com"
-            ),
+            event(type="identify", user_id="user-1", anonymous_id="anon-1", email="ada@example.com"),
             event(user_id="user-1", anonymous_id="anon-2", device_id="device-2"),
             event(anonymous_id="someone-else"),
         ],
@@ -283,18 +271,13 @@ def test_a_rerun_with_the_same_as_of_changes_nothing(warehouse):
     snapshot = "select * from identity_person_map order by node"
     map_before = warehouse.query(snapshot)
     merges_before = warehouse.query("select * from identity_merges order by merge_id")
-    events_before = warehouse.query(
-        "select event_id, person_id from int_events_stitched order by event_id"
-    )
+    events_before = warehouse.query("select event_id, person_id from int_events_stitched order by event_id")
 
     build(warehouse, as_of=AS_OF_2)
 
     assert warehouse.query(snapshot) == map_before
     assert warehouse.query("select * from identity_merges order by merge_id") == merges_before
-    assert (
-        warehouse.query("select event_id, person_id from int_events_stitched order by event_id")
-        == events_before
-    )
+    assert warehouse.query("select event_id, person_id from int_events_stitched order by event_id") == events_before
     assert len({person for _, person in events_before}) == 2
 
 
@@ -318,7 +301,4 @@ def test_identity_fails_loudly_when_it_does_not_converge(warehouse):
     assert "Failure in test identity_components_converged" in output
     assert "did not converge" in output.lower()
     assert "atc__max_identity_iterations" in output
-    assert (
-        warehouse.query("select count(*) from int_identity__components where is_converged")[0][0]
-        == 0
-    )
+    assert warehouse.query("select count(*) from int_identity__components where is_converged")[0][0] == 0

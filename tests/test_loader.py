@@ -107,8 +107,7 @@ def test_a_wrong_typed_field_is_rejected_naming_the_field_and_what_it_got(tmp_pa
     by_line = {e.line: e for e in report.rejected}
     assert by_line[3].field == "context"
     assert str(by_line[3]) == (
-        'events_with_bad_lines.jsonl line 3: field "context" must be an object or JSON text, '
-        "got a number"
+        'events_with_bad_lines.jsonl line 3: field "context" must be an object or JSON text, got a number'
     )
     assert by_line[5].field == "user_id"
     assert "got an object" in by_line[5].reason
@@ -120,8 +119,7 @@ def test_rejected_lines_are_kept_in_raw_load_rejects_with_their_text(tmp_path):
 
     rejects = query(
         db,
-        "select source_table, _source_file, _source_line, field, raw_line "
-        "from raw.load_rejects order by _source_line",
+        "select source_table, _source_file, _source_line, field, raw_line from raw.load_rejects order by _source_line",
     )
     assert [(r[0], r[1], r[2], r[3]) for r in rejects] == [
         ("events", "events_with_bad_lines.jsonl", 2, None),

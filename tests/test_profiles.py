@@ -42,9 +42,7 @@ def event(
     }
 
 
-def identify(
-    message_id: str, user_id: str, when: str, *, context: dict | None = None, **traits
-) -> dict:
+def identify(message_id: str, user_id: str, when: str, *, context: dict | None = None, **traits) -> dict:
     return event(message_id, when, user_id=user_id, call="identify", context=context, traits=traits)
 
 
@@ -72,9 +70,7 @@ def consent(
     }
 
 
-def message_event(
-    event_id: str, event_type: str, when: str, *, channel: str = "email", **recipient
-) -> dict:
+def message_event(event_id: str, event_type: str, when: str, *, channel: str = "email", **recipient) -> dict:
     properties = {}
     if "bounce_type" in recipient:
         properties["bounce_type"] = recipient.pop("bounce_type")
@@ -117,9 +113,7 @@ def test_a_german_subscriber_with_no_consent_record_cannot_be_emailed(warehouse)
     warehouse.insert(
         "events",
         [
-            identify(
-                "e1", "u-silent", "2026-10-01T09:00:00Z", context=GERMANY, email="lena@example.de"
-            ),
+            identify("e1", "u-silent", "2026-10-01T09:00:00Z", context=GERMANY, email="lena@example.de"),
             event(
                 "e2",
                 "2026-10-01T09:01:00Z",
@@ -127,9 +121,7 @@ def test_a_german_subscriber_with_no_consent_record_cannot_be_emailed(warehouse)
                 name="Newsletter Subscribed",
                 context=GERMANY,
             ),
-            identify(
-                "e3", "u-opted", "2026-10-01T09:00:00Z", context=GERMANY, email="jonas@example.de"
-            ),
+            identify("e3", "u-opted", "2026-10-01T09:00:00Z", context=GERMANY, email="jonas@example.de"),
         ],
     )
     warehouse.insert("consents", [consent("c1", "email", "jonas@example.de", "email", region="DE")])
@@ -182,11 +174,7 @@ def test_an_unsubscribe_after_opting_in_revokes_email_consent(warehouse):
     )
     warehouse.insert(
         "consents",
-        [
-            consent(
-                "c1", "user_id", "u-gone", "email", region="DE", recorded_at="2026-09-01T00:00:00Z"
-            )
-        ],
+        [consent("c1", "user_id", "u-gone", "email", region="DE", recorded_at="2026-09-01T00:00:00Z")],
     )
     warehouse.insert(
         "message_events",
@@ -260,9 +248,7 @@ def test_a_valid_email_is_preferred_over_a_more_recent_disposable_one(warehouse)
         "events",
         [
             identify("e1", "u-two", "2026-09-01T09:00:00Z", context=USA, email="real@example.com"),
-            identify(
-                "e2", "u-two", "2026-10-20T09:00:00Z", context=USA, email="burner@mailinator.com"
-            ),
+            identify("e2", "u-two", "2026-10-20T09:00:00Z", context=USA, email="burner@mailinator.com"),
         ],
     )
     build_profiles(warehouse)
@@ -284,9 +270,7 @@ def test_a_missing_time_zone_falls_back_to_the_country_then_the_default(warehous
                 "2026-10-01T09:00:00Z",
                 context={"timezone": "Europe/Paris", "location": {"country": "FR"}},
             ),
-            identify(
-                "e2", "u-london", "2026-10-01T09:00:00Z", context={"location": {"country": "GB"}}
-            ),
+            identify("e2", "u-london", "2026-10-01T09:00:00Z", context={"location": {"country": "GB"}}),
             identify(
                 "e3",
                 "u-berlin",
@@ -321,9 +305,7 @@ def test_orders_refunds_and_rfm_segments_are_summarised_per_person(warehouse):
     warehouse.insert(
         "events",
         [
-            identify(
-                "e0", "u-buyer", "2026-10-01T09:00:00Z", context=USA, email="buyer@example.com"
-            ),
+            identify("e0", "u-buyer", "2026-10-01T09:00:00Z", context=USA, email="buyer@example.com"),
             event(
                 "e1",
                 "2026-10-20T10:00:00Z",
@@ -362,9 +344,7 @@ def test_orders_refunds_and_rfm_segments_are_summarised_per_person(warehouse):
                 context=USA,
                 properties={"order_id": "o2", "revenue": 30.0},
             ),
-            identify(
-                "e4", "u-browser", "2026-10-01T09:00:00Z", context=USA, email="look@example.com"
-            ),
+            identify("e4", "u-browser", "2026-10-01T09:00:00Z", context=USA, email="look@example.com"),
             event(
                 "e5",
                 "2026-10-02T09:00:00Z",
@@ -451,8 +431,6 @@ def test_every_person_gets_exactly_one_profile(warehouse):
     )
     build_profiles(warehouse)
 
-    rows = warehouse.query(
-        "select person_id, user_ids, anonymous_ids from profiles order by user_ids"
-    )
+    rows = warehouse.query("select person_id, user_ids, anonymous_ids from profiles order by user_ids")
     assert [(r[1], r[2]) for r in rows] == [("u-1", "a-1"), ("u-2", None)]
     assert len({r[0] for r in rows}) == 2

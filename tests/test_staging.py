@@ -50,9 +50,7 @@ def test_a_duplicated_event_counts_once(warehouse):
     )
     build(warehouse)
 
-    clean = warehouse.query_dicts(
-        "select event_id, _source_line from main.stg_segment__events order by event_id"
-    )
+    clean = warehouse.query_dicts("select event_id, _source_line from main.stg_segment__events order by event_id")
     assert clean == [
         {"event_id": "m-1", "_source_line": 2},
         {"event_id": "m-2", "_source_line": 4},
@@ -92,9 +90,7 @@ def test_timestamps_with_offsets_become_utc(warehouse):
             event("minus", 3, timestamp="2026-10-01 07:00:00.250-05:00"),
             event("compact", 4, timestamp="2026-10-01T17:30:00+0530"),
             event("naive", 5, timestamp="2026-10-01 12:00:00"),
-            event(
-                "late", 6, timestamp="2026-10-01T12:00:00Z", received_at="2026-10-03T09:00:00+01:00"
-            ),
+            event("late", 6, timestamp="2026-10-01T12:00:00Z", received_at="2026-10-03T09:00:00+01:00"),
         ],
     )
     build(warehouse)
@@ -102,8 +98,7 @@ def test_timestamps_with_offsets_become_utc(warehouse):
     rows = {
         r["event_id"]: r
         for r in warehouse.query_dicts(
-            "select event_id, occurred_at, received_at, is_late_arriving"
-            " from main.stg_segment__events"
+            "select event_id, occurred_at, received_at, is_late_arriving from main.stg_segment__events"
         )
     }
     noon = dt.datetime(2026, 10, 1, 12, 0, 0)
@@ -185,9 +180,7 @@ def test_absurd_and_unparseable_timestamps_are_quarantined(warehouse):
         [
             event("old", 1, timestamp="1970-01-01T00:00:00Z"),
             event("future", 2, timestamp="2031-06-01T00:00:00Z"),
-            event(
-                "skewed", 3, timestamp="2026-11-01T20:00:00Z", received_at="2026-11-01T20:00:00Z"
-            ),
+            event("skewed", 3, timestamp="2026-11-01T20:00:00Z", received_at="2026-11-01T20:00:00Z"),
             event("junk", 4, timestamp="yesterday afternoon"),
             event("bad-date", 5, timestamp="2026-02-30T10:00:00Z"),
             event("bad-received", 6, received_at="soon"),
@@ -226,8 +219,7 @@ def test_reasons_are_checked_in_contract_order(warehouse):
     build(warehouse)
 
     codes = {
-        line: row["reason_code"]
-        for line, row in quarantined(warehouse, "stg_segment__events_quarantined").items()
+        line: row["reason_code"] for line, row in quarantined(warehouse, "stg_segment__events_quarantined").items()
     }
     assert codes == {1: "invalid_json", 2: "unknown_type", 3: "missing_message_id"}
 
@@ -316,8 +308,7 @@ def test_consents_granted_yes_or_maybe_are_quarantined(warehouse):
     build(warehouse)
 
     clean = warehouse.query_dicts(
-        "select consent_id, identifier, is_granted, recorded_at, region"
-        " from main.stg_consents__consents order by 1"
+        "select consent_id, identifier, is_granted, recorded_at, region from main.stg_consents__consents order by 1"
     )
     assert clean == [
         {
@@ -493,9 +484,7 @@ def test_every_raw_row_is_either_staged_or_quarantined(warehouse):
         assert n_clean > 0 and n_dropped > 0
         assert n_raw == n_clean + n_dropped, raw
 
-    union = warehouse.query(
-        "select source_table, count(*) from main.quarantined_rows group by 1 order by 1"
-    )
+    union = warehouse.query("select source_table, count(*) from main.quarantined_rows group by 1 order by 1")
     assert union == [("raw.consents", 2), ("raw.events", 5), ("raw.message_events", 1)]
 
 

@@ -1,4 +1,5 @@
 {%- set threshold = var('atc__max_identifier_links', 25) | int -%}
+{%- set max_user_ids = var('atc__max_user_ids_per_identifier', 3) | int -%}
 
 with
 
@@ -35,7 +36,10 @@ link_counts as (
         identifier_type,
         sum(
             case when linked_identifier_type <> identifier_type then 1 else 0 end
-        ) as linked_identifier_count
+        ) as linked_identifier_count,
+        sum(
+            case when linked_identifier_type = 'user_id' then 1 else 0 end
+        ) as linked_user_id_count
     from typed_endpoints
     group by node, identifier_type
 ),
@@ -44,9 +48,14 @@ overlinked as (
     select
         node,
         identifier_type,
-        linked_identifier_count
+        linked_identifier_count,
+        linked_user_id_count
     from link_counts
-    where linked_identifier_count > {{ threshold }}
+    where
+        linked_identifier_count > {{ threshold }}
+        -- a device, browser, email or phone shared by several accounts
+        -- (test@test.com, a box-office kiosk) is not one person
+        or (identifier_type <> 'user_id' and linked_user_id_count > {{ max_user_ids }})
 ),
 
 final as (
@@ -56,14 +65,25 @@ final as (
         {{ journey_atc.identity_node_value('node') }} as identifier_value,
         linked_identifier_count,
         {{ threshold }} as threshold,
-        {{ dbt.concat([
-            "node",
-            "' is linked to '",
-            "cast(linked_identifier_count as " ~ dbt.type_string() ~ ")",
-            "' identifiers of other types, more than the limit of " ~ threshold
-                ~ " (atc__max_identifier_links): it is treated as shared"
-                ~ " (a kiosk, a family tablet, a placeholder address) and links nobody'",
-        ]) }} as reason
+        case
+            when linked_identifier_count > {{ threshold }}
+                then {{ dbt.concat([
+                    "node",
+                    "' is linked to '",
+                    "cast(linked_identifier_count as " ~ dbt.type_string() ~ ")",
+                    "' identifiers of other types, more than the limit of " ~ threshold
+                        ~ " (atc__max_identifier_links): it is treated as shared"
+                        ~ " (a kiosk, a family tablet, a placeholder address) and links nobody'",
+                ]) }}
+            else {{ dbt.concat([
+                "node",
+                "' is used by '",
+                "cast(linked_user_id_count as " ~ dbt.type_string() ~ ")",
+                "' different accounts, more than the limit of " ~ max_user_ids
+                    ~ " (atc__max_user_ids_per_identifier): it is treated as shared"
+                    ~ " and links nobody'",
+            ]) }}
+        end as reason
     from overlinked
 )
 

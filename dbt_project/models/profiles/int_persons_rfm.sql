@@ -56,7 +56,7 @@ orders as (
 refunds as (
     select
         person_id,
-        sum(abs(coalesce(revenue, 0))) as refunded_amount
+        round(sum(abs(coalesce(revenue, 0))), 2) as refunded_amount
     from events
     where
         event_name = 'order_refunded'
@@ -73,9 +73,9 @@ person_orders as (
         sum(case when is_ticket_order then 0 else 1 end) as merch_order_count,
         min(occurred_at) as first_order_at,
         max(occurred_at) as last_order_at,
-        sum(revenue) as lifetime_revenue,
+        round(sum(revenue), 2) as lifetime_revenue,
         sum(case when is_in_rfm_window then 1 else 0 end) as rfm_frequency,
-        sum(case when is_in_rfm_window then revenue else 0 end) as rfm_monetary
+        round(sum(case when is_in_rfm_window then revenue else 0 end), 2) as rfm_monetary
     from orders
     group by person_id
 ),
