@@ -49,6 +49,9 @@ def run_dbt(
     """
     run_env = {**os.environ, "DBT_PROFILES_DIR": str(PROJECT_DIR), **(env or {})}
     run_env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    # A test that reads several models runs only when all of them are selected,
+    # so `build --select <layer>` never tests a model it did not build.
+    run_env.setdefault("DBT_INDIRECT_SELECTION", "cautious")
     if db_path is not None:
         run_env["ATC_DUCKDB_PATH"] = str(Path(db_path).resolve())
     cmd = [dbt_executable(), *args, "--project-dir", str(PROJECT_DIR)]

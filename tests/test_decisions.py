@@ -135,6 +135,10 @@ def ticket_holder(warehouse) -> None:
             identify("t1", "2026-10-20T10:00:00Z", "u-fan", "fan@example.com"),
             event("t2", "2026-10-25T10:00:00Z", "u-fan", "Show Viewed", show_id="s-soon", category="concerts"),
             ticket_order("t3", "2026-10-25T10:05:00Z", "u-fan", "s-soon"),
+            # repeat views of an unrelated category: a browse-abandonment promotion
+            event("t4", "2026-10-30T10:00:00Z", "u-fan", "Category Viewed", category="comedy"),
+            event("t5", "2026-10-30T18:00:00Z", "u-fan", "Category Viewed", category="comedy"),
+            event("t6", "2026-10-31T10:00:00Z", "u-fan", "Category Viewed", category="comedy"),
         ],
     )
 
@@ -148,12 +152,15 @@ def test_a_ticket_holder_three_days_before_the_show_is_excluded_from_promotions(
     promotions = [c for c in candidates_of(warehouse, "u-fan").values() if c["category"] == "promotional"]
     assert promotions, "the ticket holder should have queued for at least one promotion"
     for promo in promotions:
-        assert promo["rejection_reason"] == "overlap_suppressed", promo["journey_id"]
-        assert promo["suppressed_by_journey_id"] == "pre_show"
+        assert not promo["is_chosen"], promo["journey_id"]
+        assert promo["rejection_reason"] in ("overlap_suppressed", "not_enough_time"), promo["journey_id"]
+    browse = candidates_of(warehouse, "u-fan")["browse_abandonment"]
+    assert browse["rejection_reason"] == "overlap_suppressed"
+    assert browse["suppressed_by_journey_id"] == "pre_show"
 
 
 def test_a_person_in_welcome_is_not_interrupted_by_a_promotion_but_is_by_pre_show(warehouse):
-    add_show(warehouse, "s-later", "2026-11-12T01:00:00Z")
+    add_show(warehouse, "s-later", "2026-11-20T01:00:00Z")
     warehouse.insert(
         "events",
         [
@@ -161,6 +168,8 @@ def test_a_person_in_welcome_is_not_interrupted_by_a_promotion_but_is_by_pre_sho
             ticket_order("w2", "2026-10-30T09:10:00Z", "u-new", "s-later"),
             event("w3", "2026-10-31T09:00:00Z", "u-new", "Signed Up", method="email"),
             event("w4", "2026-11-02T09:00:00Z", "u-new", "Product Viewed", product_id="p1", category="concerts"),
+            event("w5", "2026-11-02T10:00:00Z", "u-new", "Product Viewed", product_id="p1", category="concerts"),
+            event("w6", "2026-11-02T11:00:00Z", "u-new", "Product Viewed", product_id="p1", category="concerts"),
         ],
     )
     seed(warehouse)
@@ -237,6 +246,7 @@ def two_browsers(warehouse) -> None:
         "events",
         [
             identify("b1", "2026-10-01T09:00:00Z", "u-browser", "browser@example.com"),
+            event("b0", "2026-10-30T08:00:00Z", "u-browser", "Signed Up", method="email"),
             event("b2", "2026-10-30T09:00:00Z", "u-browser", "Product Viewed", product_id="p1", category="theatre"),
             identify("n1", "2026-10-01T09:00:00Z", "u-newbie", "newbie@example.com"),
             event("n2", "2026-10-31T09:00:00Z", "u-newbie", "Signed Up", method="email"),
@@ -250,7 +260,7 @@ def test_changing_a_journeys_priority_in_the_seed_changes_who_gets_it_and_nothin
     decide(warehouse, "2026-11-01 00:00:00")
     before = {r["person_id"]: r for r in warehouse.query_dicts("select * from journey_assignments")}
     browser = assignment_of(warehouse, "u-browser")
-    assert browser["journey_id"] == "browse_abandonment"
+    assert browser["journey_id"] == "welcome"
     assert "category_education" in candidates_of(warehouse, "u-browser")
     assert "category_education" not in candidates_of(warehouse, "u-newbie")
 
