@@ -7,6 +7,9 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 PEOPLE ?= 10000
 SEED ?= 7
 
@@ -15,8 +18,12 @@ SEED ?= 7
 run: $(VENV)/.installed
 	atc demo --people $(PEOPLE) --seed $(SEED)
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(CHROMIUM)
 	pytest
+
+# Headless Chromium for the UI test and the asset-graph screenshot (Debian's package).
+$(CHROMIUM):
+	$(SUDO) apt-get install -y -q chromium || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
 
 env: $(VENV)/.installed
 
