@@ -24,14 +24,15 @@ def sandbox_cmd(port: int, faults_file: Path | None, log_level: str) -> None:
     /segment, /webhook); /_sandbox/state, /_sandbox/reset and /_sandbox/faults administer it.
     Credentials default to the ATC_SANDBOX_* values documented in docs/destinations.md.
     """
-    from activation.sandbox.faults import FaultConfigError, load_fault_file
+    from activation.sandbox.faults import FaultConfigError, FaultInjector, load_fault_file
     from activation.sandbox.server import HOST, serve
 
     faults = {}
     if faults_file is not None:
         try:
             faults = load_fault_file(faults_file)
-        except (FaultConfigError, ValueError) as exc:
+            FaultInjector(faults)  # validate before announcing anything
+        except (FaultConfigError, ValueError, TypeError) as exc:
             raise click.BadParameter(str(exc), param_hint="--faults") from exc
     click.echo(f"journey-atc channel sandbox on http://{HOST}:{port} (Ctrl+C to stop)")
     for vendor in ("braze", "iterable", "customerio", "klaviyo", "segment", "webhook"):

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from activation.http import HttpClient, RetryPolicy, Secret, read_secret
-from activation.protocol import Batch, ConfigurationError, DestinationLimits, Record, RecordResult
+from activation.protocol import Batch, BatchRejected, ConfigurationError, DestinationLimits, Record, RecordResult
 from activation.ratelimit import TokenBucket
 
 # Settings keys that would put a credential in a configuration file; refused.
@@ -94,7 +94,8 @@ class HttpDestination:
         if batch.object == "audience" and not batch.audience_id:
             raise ConfigurationError(f"{self.name}: an audience batch needs audience_id")
         if len(batch.records) > self.max_records(batch):
-            raise ConfigurationError(
+            # The engine cuts batches to the declared size; a larger one is split in halves like a refused batch.
+            raise BatchRejected(
                 f"{self.name}: a batch of {len(batch.records)} records exceeds the declared limit of "
                 f"{self.max_records(batch)}"
             )

@@ -128,7 +128,7 @@ class IterableDestination(HttpDestination):
                 buckets.setdefault(top, answer[top])
         for bucket, values in buckets.items():
             for value in values or []:
-                failed.setdefault(str(value).lower(), f"{FAILURE_MESSAGES.get(bucket, bucket)} ({bucket})")
+                failed.setdefault(str(value).lower(), f"{value}: {FAILURE_MESSAGES.get(bucket, bucket)} ({bucket})")
         return failed
 
     def _results(self, records, failures: dict[str, str]) -> list[RecordResult]:

@@ -78,8 +78,10 @@ class FaultMiddleware:
             vendor.count(f"injected_{decision.status}")
             if decision.status == 429:
                 response = vendor.throttled(decision.retry_after)
-            else:
+            elif decision.status >= 500:
                 response = vendor.error(decision.status, f"service unavailable ({decision.reason})")
+            else:
+                response = vendor.error(decision.status, f"request refused ({decision.reason})")
             return await response(scope, receive, send)
         return await self.app(scope, receive, send)
 

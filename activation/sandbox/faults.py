@@ -11,6 +11,9 @@ the body of ``POST /_sandbox/faults``) looks like::
         error_rate: 0.2         # fraction of requests answered with error_status
         error_status: 503
         drop_rate: 0.1          # fraction of connections closed without an answer
+        drop_next: 1            # the next request's connection is closed without an answer
+        fail_next: 2            # the next 2 requests answer fail_status (in the vendor's error format)
+        fail_status: 400        # e.g. 400 / 413 (batch refused), 500 / 503
         outage: false           # true: every request answers 503
         throttle_rate: 0.0      # 429 storm: fraction of requests answered 429
         throttle_next: 3        # the next 3 requests answer 429, then normal service
@@ -53,6 +56,9 @@ DEFAULT_RATE_LIMITS: dict[str, dict[str, float] | None] = {
 FAULT_KEYS = {
     "error_rate",
     "error_status",
+    "drop_next",
+    "fail_next",
+    "fail_status",
     "drop_rate",
     "outage",
     "throttle_rate",
@@ -74,6 +80,9 @@ class VendorFaults:
     error_rate: float = 0.0
     error_status: int = 503
     drop_rate: float = 0.0
+    drop_next: int = 0
+    fail_next: int = 0
+    fail_status: int = 400
     outage: bool = False
     throttle_rate: float = 0.0
     throttle_next: int = 0
@@ -186,6 +195,14 @@ class FaultInjector:
                 return Decision(decision.latency, status=503, reason="outage")
             # Draw every random number each time so one fault's rate does not shift another's sequence.
             drop_draw, throttle_draw, error_draw = rng.random(), rng.random(), rng.random()
+            if f.drop_next > 0:
+                f.drop_next -= 1
+                self._count(vendor, "dropped")
+                return Decision(decision.latency, drop=True, reason="dropped")
+            if f.fail_next > 0:
+                f.fail_next -= 1
+                self._count(vendor, f"failed_{f.fail_status}")
+                return Decision(decision.latency, status=f.fail_status, reason="injected failure")
             if drop_draw < f.drop_rate:
                 self._count(vendor, "dropped")
                 return Decision(decision.latency, drop=True, reason="dropped")

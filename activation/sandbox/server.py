@@ -11,6 +11,7 @@ uvicorn in a daemon thread and stops it on exit::
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -34,6 +35,16 @@ class DroppableH11Protocol(H11Protocol):
             super().data_received(data)
         finally:
             current_transport.reset(token)
+
+
+class _DroppedConnectionFilter(logging.Filter):
+    """A dropped connection is a requested fault, not a server error: keep it out of the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "returned without starting response" not in record.getMessage()
+
+
+logging.getLogger("uvicorn.error").addFilter(_DroppedConnectionFilter())
 
 
 def _config(sandbox: Sandbox, **kwargs: Any) -> uvicorn.Config:
