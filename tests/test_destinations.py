@@ -10,6 +10,7 @@ import logging
 import time
 
 import pytest
+import requests
 
 from activation.destinations import build_destination, destination_class, destination_names, sandbox_settings
 from activation.http import Secret, parse_retry_after
@@ -436,3 +437,14 @@ def test_retry_after_and_reset_headers_are_understood():
     assert parse_retry_after({"X-RateLimit-Reset": str(now + 5)}, now) == 5
     assert parse_retry_after({"RateLimit-Reset": "3"}, now) == 3
     assert parse_retry_after({}, now) is None
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_audience_members_read_back_as_the_keys_that_were_written(sandbox, name):
+    destination = make(name, sandbox)
+    keys = [key_for(name, i) for i in range(5)]
+    destination.write(audience_batch(name, [rec(k) for k in keys]))
+    destination.write(audience_batch(name, [rec(keys[0], "removed"), rec(keys[3], "removed")]))
+    assert sandbox.members(name, AUDIENCE[name]) == {keys[1], keys[2], keys[4]}
+    response = requests.get(f"{sandbox.url}/_sandbox/members/{name}/{AUDIENCE[name]}")
+    assert response.json() == sorted({keys[1], keys[2], keys[4]})

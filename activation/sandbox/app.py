@@ -14,7 +14,8 @@ URL layout (path prefix per vendor; point a destination's ``base_url`` at the pr
                 ``POST`` / ``DELETE /api/lists/{id}/relationships/profiles``, ``GET /api/accounts``
 ``/segment``    ``POST /v1/batch``
 ``/webhook``    ``POST /webhook/<any path>`` (Standard Webhooks receiver)
-``/_sandbox``   ``GET /state``, ``POST /reset``, ``GET`` / ``POST /faults``
+``/_sandbox``   ``GET /state``, ``POST /reset``, ``GET`` / ``POST /faults``,
+                ``GET /members/{vendor}/{audience_id}``, ``GET /profiles/{vendor}``
 ==============  ==========================================================
 """
 
@@ -97,6 +98,8 @@ class Sandbox:
             Route("/_sandbox/state", self.state_endpoint, methods=["GET"]),
             Route("/_sandbox/reset", self.reset_endpoint, methods=["POST"]),
             Route("/_sandbox/faults", self.faults_endpoint, methods=["GET", "POST"]),
+            Route("/_sandbox/members/{vendor}/{audience_id}", self.members_endpoint, methods=["GET"]),
+            Route("/_sandbox/profiles/{vendor}", self.profiles_endpoint, methods=["GET"]),
             Route("/", self.index, methods=["GET"]),
         ]
         for vendor in self.vendors.values():
@@ -109,6 +112,46 @@ class Sandbox:
 
     def state(self) -> dict[str, Any]:
         return {name: vendor.snapshot() for name, vendor in self.vendors.items()}
+
+    def members(self, vendor: str, audience_id: str, attribute: str = "journeys") -> set[str]:
+        """The keys currently in an audience, as the destination wrote them (for comparisons with a sync model)."""
+        state = self.vendors[vendor].snapshot()
+        if vendor == "braze":
+            return {k for k, user in state["users"].items() if audience_id in (user.get(attribute) or [])}
+        if vendor == "iterable":
+            return {k.split(":", 1)[1] for k in state["lists"].get(str(audience_id), [])}
+        if vendor == "customerio":
+            return set(state["segments"].get(str(audience_id), []))
+        if vendor == "klaviyo":
+            profiles = state["profiles"]
+            return {
+                profiles[pid].get("email") or profiles[pid].get("external_id") or pid
+                for pid in state["lists"].get(str(audience_id), [])
+            }
+        if vendor == "segment":
+            return {k for k, traits in state["users"].items() if traits.get(audience_id) is True}
+        if vendor == "webhook":
+            return set(state["members"].get(str(audience_id), {}))
+        raise KeyError(vendor)
+
+    def profiles(self, vendor: str) -> dict[str, dict[str, Any]]:
+        """Each stored profile's fields by the key the destination wrote (identifiers left out)."""
+        state = self.vendors[vendor].snapshot()
+        if vendor in ("braze", "segment"):
+            return state["users"]
+        if vendor == "iterable":
+            return {k.split(":", 1)[1]: dict(u["dataFields"]) for k, u in state["users"].items()}
+        if vendor == "customerio":
+            return {k: {f: v for f, v in p.items() if f != "id"} for k, p in state["people"].items()}
+        if vendor == "klaviyo":
+            out = {}
+            for pid, p in state["profiles"].items():
+                key = p.get("email") or p.get("external_id") or pid
+                out[key] = {**{f: v for f, v in p.items() if f != "properties"}, **p.get("properties", {})}
+            return out
+        if vendor == "webhook":
+            return state["members"].get("profile", {})
+        raise KeyError(vendor)
 
     def reset(self, faults: Mapping[str, Any] | None = None) -> None:
         for vendor in self.vendors.values():
@@ -123,12 +166,30 @@ class Sandbox:
             {
                 "sandbox": "journey-atc channel sandbox",
                 "vendors": {name: f"{request.base_url}{name}" for name in self.vendors},
-                "admin": ["GET /_sandbox/state", "POST /_sandbox/reset", "GET|POST /_sandbox/faults"],
+                "admin": [
+                    "GET /_sandbox/state",
+                    "POST /_sandbox/reset",
+                    "GET|POST /_sandbox/faults",
+                    "GET /_sandbox/members/{vendor}/{audience_id}",
+                    "GET /_sandbox/profiles/{vendor}",
+                ],
             }
         )
 
     async def state_endpoint(self, request: Request):
         return JSONResponse({**self.state(), "faults": self.faults.describe()["injected"]})
+
+    async def members_endpoint(self, request: Request):
+        vendor = request.path_params["vendor"]
+        if vendor not in self.vendors:
+            return JSONResponse({"error": f"unknown vendor {vendor!r}"}, status_code=404)
+        return JSONResponse(sorted(self.members(vendor, request.path_params["audience_id"])))
+
+    async def profiles_endpoint(self, request: Request):
+        vendor = request.path_params["vendor"]
+        if vendor not in self.vendors:
+            return JSONResponse({"error": f"unknown vendor {vendor!r}"}, status_code=404)
+        return JSONResponse(self.profiles(vendor))
 
     async def reset_endpoint(self, request: Request):
         body = await request.body()

@@ -126,3 +126,9 @@ class SandboxServer:
 
     def set_faults(self, faults: Mapping[str, Any]) -> None:
         self.sandbox.configure_faults(faults)
+
+    def members(self, vendor: str, audience_id: str, attribute: str = "journeys") -> set[str]:
+        return self.sandbox.members(vendor, audience_id, attribute)
+
+    def profiles(self, vendor: str) -> dict[str, dict[str, Any]]:
+        return self.sandbox.profiles(vendor)
