@@ -448,3 +448,14 @@ def test_audience_members_read_back_as_the_keys_that_were_written(sandbox, name)
     assert sandbox.members(name, AUDIENCE[name]) == {keys[1], keys[2], keys[4]}
     response = requests.get(f"{sandbox.url}/_sandbox/members/{name}/{AUDIENCE[name]}")
     assert response.json() == sorted({keys[1], keys[2], keys[4]})
+
+
+def test_a_resent_customerio_event_is_deduplicated_by_its_ulid(sandbox):
+    cio = make("customerio", sandbox)
+    batch = Batch("events", "event", "add-only", [rec("42", idem="evt-1", name="journey_entered")])
+    cio.write(batch)
+    time.sleep(1.1)  # a re-send a second later carries the same id
+    cio.write(batch)
+    events = sandbox.state()["customerio"]["events"]
+    assert len(events) == 1
+    assert len(events[0]["id"]) == 26

@@ -139,7 +139,7 @@ def test_malformed_bodies_get_400_in_each_vendors_format(sandbox):
     assert [r.status_code for r in (braze, iterable, cio, klaviyo, segment)] == [400] * 5
     assert braze.json()["message"]
     assert iterable.json()["code"] == "InvalidJsonBody"
-    assert cio.json()["meta"]["error"]
+    assert cio.json()["errors"][0]["field"] == "batch"
     assert klaviyo.json()["errors"][0]["source"]["pointer"] == "/data/type"
     assert "event" in segment.json()["message"]
 

@@ -13,12 +13,16 @@ Vendor documentation (read for this module):
 * Rate limit: the Track API's fair-use limit is 100 requests per second
   (https://docs.customer.io/integrations/api/customerio-apis/).
 * ``GET /api/v1/accounts/region`` answers with the workspace's region: the connection check.
+* Customer.io's Track API OpenAPI description (v2): a 207 answer lists refused entities as
+  ``errors: [{batch_index, reason, field, message}]``; a 400 answers ``{"errors": [...]}``;
+  ``null`` or an empty string removes an attribute; an event's ``id`` (a ULID) deduplicates it.
 
 A v2 batch with refused entities answers ``207`` with ``errors`` carrying ``batch_index``;
 those records get a result with the reason, the others are acknowledged.
 
 Objects: ``profile`` (identify with the changed attributes; a ``mirror`` removal sends the
-attributes empty, which removes them), ``event`` (payload ``name``, ``attributes``),
+attributes empty, which removes them), ``event`` (payload ``name``, ``attributes``; the event
+``id`` is a ULID derived from the idempotency key, so a re-sent event counts once),
 ``audience`` (a manual segment: ``audience_id`` is the numeric segment id; added records are
 first identified with their payload, so the person exists, then added; removed records are
 removed).
@@ -29,17 +33,41 @@ Settings: ``base_url``, ``site_id_env`` (default ``ATC_CUSTOMERIO_SITE_ID``), ``
 
 from __future__ import annotations
 
+import hashlib
 import time
+from datetime import datetime
 from typing import Any, ClassVar
 
-from activation.destinations.base import HttpDestination, changed_fields, json_size, jsonable, ok, refused
+from activation.destinations.base import (
+    HttpDestination,
+    changed_fields,
+    event_time,
+    json_size,
+    jsonable,
+    ok,
+    refused,
+)
 from activation.http import HttpClient, vendor_message
 from activation.protocol import Batch, BatchRejected, ConfigurationError, DestinationLimits, Record, RecordResult
 
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 MAX_BATCH_BYTES = 500 * 1024
 MAX_ENTITY_BYTES = 32 * 1024
 MAX_SEGMENT_IDS = 1000
 ENVELOPE_BYTES = 64
+
+
+def deterministic_ulid(idempotency_key: str, unix_seconds: int | None = None) -> str:
+    """A ULID derived from the idempotency key, so a re-sent event is the same event.
+
+    Customer.io deduplicates events on a ULID ``id``. The time part is the event time when the
+    sync maps one (``time_field``); otherwise it comes from the key's hash as well, because a
+    re-send must produce the same id whatever the clock says.
+    """
+    digest = hashlib.sha256(idempotency_key.encode()).digest()
+    millis = int(unix_seconds * 1000) if unix_seconds is not None else int.from_bytes(digest[10:16], "big")
+    value = ((millis & (2**48 - 1)) << 80) | int.from_bytes(digest[:10], "big")
+    return "".join(CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
 class CustomerIoDestination(HttpDestination):
@@ -80,12 +108,15 @@ class CustomerIoDestination(HttpDestination):
             if not name:
                 return "an event record needs a 'name' field"
             attributes = payload.pop("attributes", None) or payload.pop("properties", None) or payload
+            mapped = self.settings.get("time_field") and record.payload.get(self.settings["time_field"])
+            timestamp = int(_parse_time(event_time(record, self.settings))) if mapped else None
             return {
                 "type": "person",
                 "identifiers": identifiers,
                 "action": "event",
+                "id": deterministic_ulid(record.idempotency_key, timestamp),
                 "name": name,
-                "timestamp": int(time.time()),
+                "timestamp": timestamp if timestamp is not None else int(time.time()),
                 "attributes": attributes,
             }
         if record.change == "removed" and batch.object == "profile":
@@ -173,6 +204,10 @@ class CustomerIoDestination(HttpDestination):
             raise BatchRejected(
                 self.client.redact(f"customerio: {vendor_message(response)}"), status=response.status_code
             )
+
+
+def _parse_time(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def _json(response) -> Any:

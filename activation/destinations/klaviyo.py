@@ -50,7 +50,7 @@ from activation.protocol import (
     TransientError,
 )
 
-REVISION = "2026-01-15"
+REVISION = "2026-04-15"
 MAX_IMPORT = 10_000
 MAX_RELATIONSHIPS = 1000
 MAX_FILTER = 100

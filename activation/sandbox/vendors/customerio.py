@@ -10,14 +10,17 @@ must be under 500 KB and each entity 32 KB or smaller
 Manual segments: ``POST /api/v1/segments/{segment_id}/add_customers`` and
 ``/remove_customers`` with ``{"ids": [...]}`` (1 to 1,000) and ``?id_type=id|email|cio_id``;
 ids that do not match are ignored. ``GET /api/v1/accounts/region`` answers the
-workspace's region. Errors: ``{"meta": {"error": "..."}}``; a v2 batch with
-refused entities answers ``207`` with ``{"errors": [{"batch_index", "reason", "field", "message"}]}``.
+workspace's region. Errors: v1 ``{"meta": {"error": "..."}}``; v2 ``{"errors": [{"reason", "field", "message"}]}``,
+and a v2 batch with refused entities answers ``207`` with
+``{"errors": [{"batch_index", "reason", "field", "message"}]}`` (Customer.io's Track API OpenAPI
+description). An event's ``id`` (a ULID) deduplicates it.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -27,6 +30,7 @@ from starlette.routing import Route
 from activation.sandbox.base import BodyError, Vendor, handler
 from activation.sandbox.vendors.braze import EMAIL
 
+ULID = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
 MAX_BATCH_BYTES = 500 * 1024
 MAX_ENTITY_BYTES = 32 * 1024
 MAX_SEGMENT_IDS = 1000
@@ -72,6 +76,12 @@ class CustomerIo(Vendor):
         return self.error(401, "Unauthorized request")
 
     def error_body(self, status: int, message: str, **extra: Any) -> Any:
+        if extra.get("v2"):  # the v2 API answers {"errors": [{"reason", "field", "message"}]}
+            return {
+                "errors": [
+                    {"reason": extra.get("reason", "invalid"), "field": extra.get("field", ""), "message": message}
+                ]
+            }
         return {"meta": {"error": message}}
 
     def routes(self) -> list[Route]:
@@ -117,6 +127,8 @@ class CustomerIo(Vendor):
             return ("identifiers", "identifiers must carry one of id, email, cio_id")
         if entity["action"] == "event" and not entity.get("name"):
             return ("name", "an event needs a name")
+        if entity["action"] == "event" and "id" in entity and not ULID.match(str(entity["id"])):
+            return ("id", "an event id must be a ULID")
         attributes = entity.get("attributes", {})
         if not isinstance(attributes, dict):
             return ("attributes", "attributes must be an object")
@@ -153,9 +165,12 @@ class CustomerIo(Vendor):
             )
 
     async def batch(self, request: Request):
-        body = await self.read_json(request, max_bytes=MAX_BATCH_BYTES, too_large_status=413)
+        try:
+            body = await self.read_json(request, max_bytes=MAX_BATCH_BYTES, too_large_status=413)
+        except BodyError as exc:
+            raise BodyError(exc.status, exc.message, v2=True) from None
         if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
-            raise BodyError(400, "body must be an object with a 'batch' array")
+            raise BodyError(400, "body must be an object with a 'batch' array", v2=True, field="batch")
         errors = []
         with self.lock:
             for index, entity in enumerate(body["batch"]):
