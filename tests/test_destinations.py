@@ -459,3 +459,49 @@ def test_a_resent_customerio_event_is_deduplicated_by_its_ulid(sandbox):
     events = sandbox.state()["customerio"]["events"]
     assert len(events) == 1
     assert len(events[0]["id"]) == 26
+
+
+MIXED_FAULTS = {
+    "error_rate": 0.15,
+    "drop_rate": 0.1,
+    "throttle_rate": 0.1,
+    "lose_rate": 0.1,
+    "retry_after": 0,
+}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_under_mixed_faults_every_change_lands_once_after_re_sending_unacknowledged_batches(sandbox, name):
+    sandbox.set_faults({"seed": 5, "vendors": {name: MIXED_FAULTS}})
+    destination = make(name, sandbox, retry_attempts=2)
+    keys = [key_for(name, i) for i in range(24)]
+    waves = [
+        [rec(k, idem=f"in-{k}") for k in keys[:12]],
+        [rec(k, idem=f"in-{k}") for k in keys[12:]],
+        [rec(k, "removed", idem=f"out-{k}") for k in keys[::3]],
+    ]
+    transient = 0
+    for records in waves:
+        for _ in range(30):  # what the engine does: an unacknowledged batch is sent again on the next run
+            try:
+                results = destination.write(audience_batch(name, records))
+            except TransientError:
+                transient += 1
+                continue
+            assert all(r.ok for r in results)
+            break
+        else:
+            pytest.fail("a batch never got through")
+    assert sandbox.members(name, AUDIENCE[name]) == set(keys) - set(keys[::3])
+    injected = (
+        sandbox.state()["faults"]
+        if "faults" in sandbox.state()
+        else requests.get(f"{sandbox.url}/_sandbox/state").json()["faults"]
+    )
+    assert sum(injected[name].values()) > 0
+    if name == "segment":
+        events = sandbox.state()["segment"]["events"]
+        assert len(events) == len({e["messageId"] for e in events}) == 24 + 8
+    if name == "webhook":
+        deliveries = sandbox.state()["webhook"]["deliveries"]
+        assert len(deliveries) == len({d["id"] for d in deliveries}) == 24 + 8

@@ -354,3 +354,13 @@ def test_the_sandbox_command_refuses_a_broken_fault_file(tmp_path):
     result = CliRunner().invoke(main, ["sandbox", "--faults", str(faults)])
     assert result.exit_code != 0
     assert "error_rat" in result.output
+
+
+def test_a_lost_response_is_applied_but_never_answered(sandbox):
+    sandbox.set_faults({"vendors": {"segment": {"lose_next": 1}}})
+    batch = {"batch": [{"type": "identify", "userId": "u1", "traits": {"plan": "gold"}, "messageId": "m-lost"}]}
+    with pytest.raises(requests.ConnectionError):
+        post(sandbox, "/segment/v1/batch", json=batch, auth=SEGMENT_AUTH)
+    assert sandbox.state()["segment"]["users"] == {"u1": {"plan": "gold"}}
+    assert post(sandbox, "/segment/v1/batch", json=batch, auth=SEGMENT_AUTH).status_code == 200
+    assert sandbox.state()["segment"]["stats"]["duplicates"] == 1

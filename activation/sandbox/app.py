@@ -75,6 +75,8 @@ class FaultMiddleware:
                 raise DroppedConnection("connection dropped by fault injection")
             transport.abort()
             return
+        if decision.lose_response:
+            return await self._apply_then_drop(scope, receive, send)
         if decision.status is not None:
             vendor.count(f"injected_{decision.status}")
             if decision.status == 429:
@@ -85,6 +87,18 @@ class FaultMiddleware:
                 response = vendor.error(decision.status, f"request refused ({decision.reason})")
             return await response(scope, receive, send)
         return await self.app(scope, receive, send)
+
+    async def _apply_then_drop(self, scope, receive, send):
+        """Run the vendor handler (state changes), then close the socket instead of answering."""
+
+        async def swallow(message):
+            return None
+
+        await self.app(scope, receive, swallow)
+        transport = current_transport.get()
+        if transport is None:
+            raise DroppedConnection("response lost by fault injection")
+        transport.abort()
 
 
 class Sandbox:

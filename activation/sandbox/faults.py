@@ -12,6 +12,8 @@ the body of ``POST /_sandbox/faults``) looks like::
         error_status: 503
         drop_rate: 0.1          # fraction of connections closed without an answer
         drop_next: 1            # the next request's connection is closed without an answer
+        lose_rate: 0.1          # fraction of requests applied, then closed without an answer
+        lose_next: 1            # the next request is applied, then its answer is lost
         fail_next: 2            # the next 2 requests answer fail_status (in the vendor's error format)
         fail_status: 400        # e.g. 400 / 413 (batch refused), 500 / 503
         outage: false           # true: every request answers 503
@@ -57,6 +59,8 @@ FAULT_KEYS = {
     "error_rate",
     "error_status",
     "drop_next",
+    "lose_rate",
+    "lose_next",
     "fail_next",
     "fail_status",
     "drop_rate",
@@ -81,6 +85,8 @@ class VendorFaults:
     error_status: int = 503
     drop_rate: float = 0.0
     drop_next: int = 0
+    lose_rate: float = 0.0
+    lose_next: int = 0
     fail_next: int = 0
     fail_status: int = 400
     outage: bool = False
@@ -99,6 +105,7 @@ class Decision:
 
     latency: float = 0.0
     drop: bool = False
+    lose_response: bool = False  # apply the request, then close the connection without answering
     status: int | None = None  # 503 outage / error_status / 429
     reason: str = ""
     retry_after: float | None = None
@@ -165,7 +172,7 @@ class FaultInjector:
                     re.compile(faults.reject_pattern)
                 except re.error as exc:
                     raise FaultConfigError(f"{name}: reject_pattern is not a regular expression: {exc}") from exc
-            for rate_name in ("error_rate", "drop_rate", "throttle_rate", "reject_fraction"):
+            for rate_name in ("error_rate", "drop_rate", "throttle_rate", "reject_fraction", "lose_rate"):
                 value = getattr(faults, rate_name)
                 if not 0 <= float(value) <= 1:
                     raise FaultConfigError(f"{name}: {rate_name} must be between 0 and 1")
@@ -194,7 +201,7 @@ class FaultInjector:
                 self._count(vendor, "outage")
                 return Decision(decision.latency, status=503, reason="outage")
             # Draw every random number each time so one fault's rate does not shift another's sequence.
-            drop_draw, throttle_draw, error_draw = rng.random(), rng.random(), rng.random()
+            drop_draw, throttle_draw, error_draw, lose_draw = rng.random(), rng.random(), rng.random(), rng.random()
             if f.drop_next > 0:
                 f.drop_next -= 1
                 self._count(vendor, "dropped")
@@ -222,6 +229,10 @@ class FaultInjector:
             if error_draw < f.error_rate:
                 self._count(vendor, "errors")
                 return Decision(decision.latency, status=f.error_status, reason="injected error")
+            if f.lose_next > 0 or lose_draw < f.lose_rate:
+                f.lose_next = max(0, f.lose_next - 1)
+                self._count(vendor, "lost_responses")
+                return Decision(decision.latency, lose_response=True, reason="response lost")
             return decision
 
     def rejects(self, vendor: str, identifier: Any) -> bool:
