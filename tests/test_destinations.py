@@ -505,3 +505,36 @@ def test_under_mixed_faults_every_change_lands_once_after_re_sending_unacknowled
     if name == "webhook":
         deliveries = sandbox.state()["webhook"]["deliveries"]
         assert len(deliveries) == len({d["id"] for d in deliveries}) == 24 + 8
+
+
+CREDENTIAL_VARS = {
+    "braze": ["ATC_SANDBOX_BRAZE_API_KEY"],
+    "iterable": ["ATC_SANDBOX_ITERABLE_API_KEY"],
+    "customerio": ["ATC_SANDBOX_CUSTOMERIO_SITE_ID", "ATC_SANDBOX_CUSTOMERIO_API_KEY"],
+    "klaviyo": ["ATC_SANDBOX_KLAVIYO_API_KEY"],
+    "segment": ["ATC_SANDBOX_SEGMENT_WRITE_KEY"],
+    "webhook": ["ATC_SANDBOX_WEBHOOK_SECRET"],
+}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_a_run_with_retries_rejections_and_failures_logs_no_credential(sandbox, name, caplog, capsys):
+    caplog.set_level(logging.DEBUG)
+    destination = make(name, sandbox)
+    sandbox.set_faults(
+        {"vendors": {name: {"throttle_next": 1, "retry_after": 0, "reject_pattern": "bad", "drop_next": 1}}}
+    )
+    results = destination.write(
+        audience_batch(name, [rec(key_for(name, 1)), rec("bad@x.io" if name in ("iterable", "klaviyo") else "bad")])
+    )
+    sandbox.set_faults({"vendors": {name: {"outage": True}}})
+    with pytest.raises(TransientError) as error:
+        destination.write(audience_batch(name, [rec(key_for(name, 2))]))
+    out, err = capsys.readouterr()
+    texts = [caplog.text, out, err, str(error.value), repr(destination.__dict__)] + [r.message or "" for r in results]
+    assert "retry" in caplog.text
+    for var in CREDENTIAL_VARS[name]:
+        value = SANDBOX_DEFAULTS[var]
+        for text in texts:
+            assert value not in text
+            assert base64.b64encode(value.encode()).decode()[:12] not in text

@@ -140,11 +140,13 @@ def event_time(record: Record, settings: Mapping[str, Any]) -> str:
         value = record.previous.get(field)
     if value in (None, ""):
         return iso_now()
-    if isinstance(value, datetime):
-        value = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    text = str(value)
-    return text.replace(" ", "T") + ("" if ("Z" in text or "+" in text[10:]) else "Z")
+    if not isinstance(value, datetime):
+        try:
+            value = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return str(value)  # the vendor will say what it thinks of it, per record
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def ok(record: Record) -> RecordResult:

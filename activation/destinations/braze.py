@@ -84,7 +84,7 @@ class BrazeDestination(HttpDestination):
                 if record.change == "removed":
                     fields = {k: None for k in record.payload if k not in self._identifier_fields()}
                 else:
-                    fields = changed_fields(record, keep=sorted(self._identifier_fields()))
+                    fields = changed_fields(record)
                 out.append(("attributes", index, {**base, **jsonable(fields)}))
             elif batch.object == "audience":
                 attribute = self.settings.get("audience_attribute", "journeys")
