@@ -571,3 +571,20 @@ def test_a_destination_paces_itself_from_its_limits(sandbox):
         segment.write(profile_batch([rec(f"u{i}", plan="a")]))
     assert time.perf_counter() - started >= 0.4  # three requests at five per second, burst one: two waits
     assert segment.bucket.waited_seconds >= 0.35
+
+
+def test_klaviyo_waits_for_a_slow_import_job_before_acknowledging(sandbox):
+    sandbox.set_faults({"vendors": {"klaviyo": {"job_pending_polls": 3}}})
+    sleeps = Sleeps()
+    klaviyo = destination_class("klaviyo")({**sandbox_settings("klaviyo", sandbox.url), **FAST}, {}, sleep=sleeps)
+    results = klaviyo.write(audience_batch("klaviyo", [rec("a@x.io"), rec("bad-address")]))
+    assert [r.ok for r in results] == [True, False]
+    assert len([s for s in sleeps if s == FAST["job_poll_seconds"]]) == 3
+    assert sandbox.members("klaviyo", "SbxLstA") == {"a@x.io"}
+
+
+def test_klaviyo_gives_up_on_an_import_job_that_never_finishes(sandbox):
+    sandbox.set_faults({"vendors": {"klaviyo": {"job_pending_polls": 10_000}}})
+    klaviyo = make("klaviyo", sandbox, job_timeout_seconds=0.2)
+    with pytest.raises(TransientError, match="did not complete"):
+        klaviyo.write(profile_batch([rec("a@x.io", plan="a")]))
