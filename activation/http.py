@@ -229,6 +229,8 @@ class HttpClient:
         return redact(text, self.secrets)
 
     def url(self, path: str) -> str:
+        if not path:
+            return self.base_url
         return self.base_url + (path if path.startswith("/") else "/" + path)
 
     def request(
@@ -247,6 +249,7 @@ class HttpClient:
         retries run out.
         """
         url = self.url(path)
+        path = path or "/"
         retrying = Retrying(
             stop=stop_after_attempt(max(1, self.policy.attempts)),
             wait=_wait_vendor_or_backoff(self.policy, self._rng),

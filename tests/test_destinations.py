@@ -629,3 +629,17 @@ def test_profiles_keyed_by_user_id_keep_the_email_as_an_attribute(sandbox):
     iterable_user = sandbox.state()["iterable"]["users"]["userId:u-7"]
     assert iterable_user["email"] == "u7@x.io" and iterable_user["dataFields"] == {"phoneNumber": "+15550100"}
     assert sandbox.profiles("klaviyo")["ext-7"] == {"external_id": "ext-7", "email": "u7@x.io", "locale": "en-GB"}
+
+
+def test_a_webhook_configured_with_a_full_url_posts_to_exactly_that_url(sandbox):
+    settings = {"url": f"{sandbox.url}/webhook/journey-assignments", "secret_env": "ATC_SANDBOX_WEBHOOK_SECRET", **FAST}
+    webhook = build_destination("webhook", settings, {})
+    webhook.write(Batch("assignments", "journey_assignment", "mirror", [rec("p1", journey_id="welcome")]))
+    delivery = sandbox.state()["webhook"]["deliveries"][0]
+    assert delivery["endpoint"] == "journey-assignments"
+    assert delivery["type"] == "journey_assignment.entered"
+
+
+def test_the_engine_rate_limit_setting_overrides_the_declared_pacing(sandbox):
+    destination = make("klaviyo", sandbox, rate_limit={"requests_per_second": 40, "burst": 4})
+    assert (destination.bucket.rate, destination.bucket.capacity) == (40, 4)
