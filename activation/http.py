@@ -39,7 +39,7 @@ from activation.ratelimit import TokenBucket
 
 log = logging.getLogger("activation.http")
 
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504}) | frozenset(range(500, 600))
+RETRYABLE_STATUS = frozenset({408, 429}) | frozenset(range(500, 600))
 MASK = "********"
 
 

@@ -643,3 +643,9 @@ def test_a_webhook_configured_with_a_full_url_posts_to_exactly_that_url(sandbox)
 def test_the_engine_rate_limit_setting_overrides_the_declared_pacing(sandbox):
     destination = make("klaviyo", sandbox, rate_limit={"requests_per_second": 40, "burst": 4})
     assert (destination.bucket.rate, destination.bucket.capacity) == (40, 4)
+
+
+def test_a_webhook_pointed_at_a_wrong_url_fails_its_check(sandbox):
+    settings = {"url": f"{sandbox.url}/nowhere", "secret_env": "ATC_SANDBOX_WEBHOOK_SECRET", **FAST}
+    with pytest.raises(ConfigurationError, match="404"):
+        build_destination("webhook", settings, {}).check()
