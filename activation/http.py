@@ -67,7 +67,7 @@ class Secret:
         raise TypeError("Secret values cannot be pickled")
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
+        return isinstance(other, Secret) and (other._value, other.source) == (self._value, self.source)
 
     def __hash__(self) -> int:
         return hash(("Secret", self.source))
@@ -224,6 +224,7 @@ class HttpClient:
             self.session.headers.update(headers)
         if auth:
             self.session.auth = auth
+            self.secrets.append(Secret(f"{auth[0]}:{auth[1]}", source="basic auth"))  # and its base64 form
 
     def redact(self, text: str) -> str:
         return redact(text, self.secrets)

@@ -649,3 +649,12 @@ def test_a_webhook_pointed_at_a_wrong_url_fails_its_check(sandbox):
     settings = {"url": f"{sandbox.url}/nowhere", "secret_env": "ATC_SANDBOX_WEBHOOK_SECRET", **FAST}
     with pytest.raises(ConfigurationError, match="404"):
         build_destination("webhook", settings, {}).check()
+
+
+def test_redaction_covers_a_credential_and_its_basic_auth_forms():
+    from activation.http import HttpClient
+
+    client = HttpClient("x", "http://127.0.0.1:9", auth=("site-1", "key-2"), secrets=[Secret("key-2")])
+    basic = base64.b64encode(b"site-1:key-2").decode()
+    text = client.redact(f"echo key-2 and Authorization: Basic {basic}")
+    assert "key-2" not in text and basic not in text
