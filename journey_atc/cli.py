@@ -256,5 +256,7 @@ def explain_cmd(who: str, db_path: Path | None) -> None:
     render_explanation(expl, console)
 
 
+main.add_command(__import__("journey_atc.cli_sandbox", fromlist=["sandbox_cmd"]).sandbox_cmd)
+
 if __name__ == "__main__":
     main()
