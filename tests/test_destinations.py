@@ -571,11 +571,18 @@ def test_the_token_bucket_paces_requests_at_the_declared_rate():
 
 def test_a_destination_paces_itself_from_its_limits(sandbox):
     segment = make("segment", sandbox, requests_per_second=5, burst=1)
-    started = time.perf_counter()
+    assert (segment.bucket.rate, segment.bucket.capacity) == (5, 1)
+    # A clock that moves only when the bucket sleeps: the waits are exact, whatever the machine's load.
+    now = [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    segment.bucket._clock, segment.bucket._sleep, segment.bucket._updated = (lambda: now[0]), sleep, 0.0
     for i in range(3):
         segment.write(profile_batch([rec(f"u{i}", plan="a")]))
-    assert time.perf_counter() - started >= 0.4  # three requests at five per second, burst one: two waits
-    assert segment.bucket.waited_seconds >= 0.35
+    # three requests at five per second, burst one: two waits of 0.2 s
+    assert segment.bucket.waited_seconds == pytest.approx(0.4)
 
 
 def test_klaviyo_waits_for_a_slow_import_job_before_acknowledging(sandbox):
