@@ -81,11 +81,11 @@ def journey_activity_chart(con: duckdb.DuckDBPyConnection, as_of: datetime, days
     since = (as_of - timedelta(days=days)).replace(tzinfo=None)
     entries = con.execute(
         """
-        select cast(transitioned_at as timestamp) as at, journey_id, count(*) as people
+        select cast(transitioned_at as timestamp) as run_at, journey_id, count(*) as people
         from journey_assignment_history
         where transition = 'entered' and transitioned_at >= ?
         group by all
-        order by at, journey_id
+        order by run_at, journey_id
         """,
         [since],
     ).fetchall()

@@ -107,11 +107,12 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
             context=context,
             raise_on_error=False,
         )
-        reported = {TRANSLATOR.get_asset_key({"resource_type": "model", "name": n}) for n in REPORTED_MODELS}
         held: list[Any] = []
         for event in invocation.stream():
             key = getattr(event, "asset_key", None)
-            if key in reported:
+            if key is None and isinstance(event, dg.Output):
+                key = context.asset_key_for_output(event.output_name)
+            if key is not None and key.path[-1] in REPORTED_MODELS:
                 held.append(event)
             else:
                 yield event
