@@ -14,11 +14,13 @@ One YAML file declares every sync::
           email: email
         batch_size: 75                  # optional; capped by the vendor's limit
         rate_limit: {requests_per_second: 20, burst: 20}   # optional override
-        credentials:                    # setting -> NAME of an environment variable
-          api_key: ATC_BRAZE_API_KEY
+        credentials:                    # credential -> NAME of an environment variable
+          api_key: ATC_SANDBOX_BRAZE_API_KEY
         settings:                       # anything else the destination needs
           base_url: http://127.0.0.1:${ATC_SANDBOX_PORT}/braze
 
+``json_fields`` lists destination fields whose column holds JSON text; they are
+sent as JSON objects. Timestamp columns are sent as ISO-8601 UTC text.
 Audience syncs also name ``audience_field``: the model column holding the list /
 audience (one batch per audience; members are added and removed).
 
@@ -74,6 +76,7 @@ class SyncConfig(BaseModel):
     primary_key: str
     audience_field: str | None = None
     fields: dict[str, str] = Field(min_length=1)
+    json_fields: list[str] = Field(default_factory=list)
     batch_size: int | None = Field(default=None, ge=1)
     rate_limit: RateLimit | None = None
     credentials: dict[str, str] = Field(default_factory=dict)
@@ -125,6 +128,13 @@ class SyncConfig(BaseModel):
         return v
 
     @model_validator(mode="after")
+    def _json_fields_are_mapped(self) -> SyncConfig:
+        unmapped = [f for f in self.json_fields if f not in self.fields]
+        if unmapped:
+            raise ValueError(f"json_fields names {', '.join(unmapped)}, which fields does not map")
+        return self
+
+    @model_validator(mode="after")
     def _audience_needs_its_field(self) -> SyncConfig:
         if self.mode == "audience" and not self.audience_field:
             raise ValueError("mode 'audience' needs audience_field (the column naming the list or audience)")
@@ -146,17 +156,40 @@ class SyncConfig(BaseModel):
         return {k: _interpolate(self.name, f"settings.{k}", v, env) for k, v in self.settings.items()}
 
     def credential_values(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
-        """Credential values read from the environment; a missing one is a ConfigurationError."""
+        """Credential values from the environment (or the sandbox's documented defaults).
+
+        A variable that is unset and has no sandbox default is a ConfigurationError
+        naming the sync, the credential and the variable (never a value).
+        """
         env = os.environ if env is None else env
+        defaults = sandbox_defaults()
         values = {}
         for setting, env_name in self.credentials.items():
-            value = env.get(env_name)
+            value = env.get(env_name) or defaults.get(env_name)
             if not value:
                 raise ConfigurationError(
                     f"sync {self.name!r}: credentials.{setting}: environment variable {env_name} is not set"
                 )
             values[setting] = value
         return values
+
+    def destination_settings(self, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """What the destination is built with: resolved settings, ``<credential>_env`` names, rate limit."""
+        settings = self.resolved_settings(env)
+        for setting, env_name in self.credentials.items():
+            settings[f"{setting}_env"] = env_name
+        if self.rate_limit is not None:
+            settings["rate_limit"] = self.rate_limit.model_dump()
+        return settings
+
+
+def sandbox_defaults() -> Mapping[str, str]:
+    """The sandbox's documented, non-secret default credentials (empty without the sandbox)."""
+    try:
+        from activation.sandbox.credentials import SANDBOX_DEFAULTS
+    except ImportError:
+        return {}
+    return SANDBOX_DEFAULTS
 
 
 def _interpolate(sync: str, where: str, value: Any, env: Mapping[str, str]) -> Any:

@@ -138,9 +138,9 @@ def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bo
     return bool(row and row[0])
 
 
-def _model_columns(con: duckdb.DuckDBPyConnection, sync: SyncConfig) -> set[str]:
+def _model_columns(con: duckdb.DuckDBPyConnection, sync: SyncConfig) -> dict[str, str]:
     rows = con.execute(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+        "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ?",
         [sync.schema_name, sync.model],
     ).fetchall()
     if not rows:
@@ -148,7 +148,25 @@ def _model_columns(con: duckdb.DuckDBPyConnection, sync: SyncConfig) -> set[str]
             f"sync {sync.name!r}: model: {sync.schema_name}.{sync.model} does not exist in the warehouse "
             "(build the dbt project first: atc build)"
         )
-    return {r[0] for r in rows}
+    return {r[0]: r[1] for r in rows}
+
+
+def _field_expr(column: str, data_type: str, is_json: bool) -> str:
+    """How one mapped column enters the payload: timestamps as ISO-8601 UTC, JSON text as JSON."""
+    expr = _quote(column)
+    if is_json:
+        return f"try(json({expr}))"
+    if data_type.startswith("TIMESTAMP"):
+        return f"strftime({expr}, '%Y-%m-%dT%H:%M:%SZ')"
+    if data_type == "DATE":
+        return f"strftime({expr}, '%Y-%m-%d')"
+    return expr
+
+
+def _connect(db_path: str | Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(db_path))
+    con.execute("set timezone = 'UTC'")
+    return con
 
 
 def _prepare(
@@ -169,7 +187,10 @@ def _prepare(
                 f"sync {sync.name!r}: {where}: column {column!r} is not in {sync.schema_name}.{sync.model}"
             )
 
-    json_args = ", ".join(f"{_literal(dest)}, {_quote(col)}" for dest, col in sorted(sync.fields.items()))
+    json_args = ", ".join(
+        f"{_literal(dest)}, {_field_expr(col, columns[col], dest in sync.json_fields)}"
+        for dest, col in sorted(sync.fields.items())
+    )
     audience_expr = f"cast({_quote(sync.audience_field)} as varchar)" if sync.audience_field else "''"
     con.execute(
         f"""
@@ -689,7 +710,7 @@ def plan_sync(
     started = time.perf_counter()
     sync = _resolve_sync(name, config_path, registry, syncs)
     limits = _limits_for(sync, registry, None)
-    con = duckdb.connect(str(db_path))
+    con = _connect(db_path)
     try:
         ensure_sync_tables(con)
         prepared = _prepare(con, sync, limits, run_id="plan", record_invalid=False)
@@ -715,15 +736,21 @@ def _count_batches(con, prepared: _Prepared) -> int:
 
 
 def build_destination_for(sync: SyncConfig, env: Mapping[str, str] | None = None) -> Destination:
-    """Instantiate the sync's destination with its settings and credentials from the environment."""
+    """Instantiate the sync's destination from its settings; credentials stay in the environment."""
     from activation import destinations
 
     env = os.environ if env is None else env
-    settings = sync.resolved_settings(env)
-    settings["credentials"] = dict(sync.credentials)
-    if sync.rate_limit is not None:
-        settings["rate_limit"] = sync.rate_limit.model_dump()
-    return destinations.build_destination(sync.destination, settings, env)
+    return destinations.build_destination(sync.destination, sync.destination_settings(env), env)
+
+
+def _check(dest: Destination, sync: SyncConfig, scrub: _Scrubber) -> None:
+    """The destination's harmless call, before anything is sent."""
+    try:
+        dest.check()
+    except ConfigurationError as exc:
+        raise _Stop(f"configuration error from {sync.destination}: {scrub(str(exc))}") from None
+    except TransientError as exc:
+        raise _Stop(f"{sync.destination} is unreachable; nothing was sent: {scrub(str(exc))}") from None
 
 
 def run_sync(
@@ -750,13 +777,13 @@ def run_sync(
     sync = _resolve_sync(name, config_path, registry, syncs)
     scrub = _Scrubber([env.get(v, "") for v in sync.credentials.values()])
     try:
-        sync.credential_values(env)
+        scrub = _Scrubber(list(sync.credential_values(env).values()))
         dest = destination if destination is not None else build_destination_for(sync, env)
     except ConfigurationError as exc:
         raise ConfigurationError(scrub(str(exc)) or "configuration error") from None
     run_id = _new_run_id()
     result = SyncRunResult(sync_name=sync.name, destination=sync.destination, run_id=run_id, dry_run=False)
-    con = duckdb.connect(str(db_path))
+    con = _connect(db_path)
     deferred = 0
     try:
         ensure_sync_tables(con)
@@ -784,6 +811,8 @@ def run_sync(
         if progress:
             progress(0, prepared.to_send)
         try:
+            if prepared.to_send:
+                _check(dest, sync, scrub)
             for pending in _cut_batches(_iter_diff(con), prepared.batch_size, prepared.limits.max_batch_bytes):
                 if consecutive_transient >= MAX_CONSECUTIVE_TRANSIENT:
                     deferred += len(pending)

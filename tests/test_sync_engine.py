@@ -489,3 +489,17 @@ def test_last_runs_reports_the_latest_run_of_each_sync(db, env):
     runs = last_runs(db)
     assert len(runs) == 1
     assert (runs[0]["sync_name"], runs[0]["added"], runs[0]["unchanged"], runs[0]["status"]) == ("users", 1, 2, "ok")
+
+
+def test_an_unreachable_destination_fails_the_run_before_anything_is_sent(db, env):
+    class Unreachable(ScriptedDestination):
+        def check(self) -> None:
+            raise TransientError("connection refused")
+
+    set_rows(db, people(2))
+    dest = Unreachable()
+    result = run(db, make_syncs(), dest, env)
+    assert (result.status, result.acknowledged, dest.calls) == ("failed", 0, 0)
+    assert "unreachable" in result.error
+    again = run(db, make_syncs(), ScriptedDestination(), env)
+    assert again.added == 2 and again.acknowledged == 2
