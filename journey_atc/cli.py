@@ -22,6 +22,7 @@ import duckdb
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from journey_atc.cli_sync import sync as sync_command
 from journey_atc.dbt import PROJECT_DIR, DbtError, run_dbt
 from journey_atc.summary import collect_summary, render_summary
 
@@ -255,6 +256,8 @@ def explain_cmd(who: str, db_path: Path | None) -> None:
         sys.exit(2)
     render_explanation(expl, console)
 
+
+main.add_command(sync_command)
 
 if __name__ == "__main__":
     main()
