@@ -228,80 +228,89 @@ def raw_events_fresh(context: dg.AssetCheckExecutionContext, atc: AtcResource) -
 
 
 def invariant_violations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, str]]:
-    """(invariant, violations, example person) for every planned send, re-checked from the marts.
+    """(invariant, violating sends, example person) for every planned send, re-checked from the marts.
 
-    consent: a send to a channel the person is not reachable on (consent, valid
-    address, not suppressed: the profile's ``is_<channel>_reachable``);
-    quiet hours: a send decided inside the channel's quiet hours in the
-    person's local time; caps: sends planned today plus the ledger above the
-    channel's daily cap.
+    Written apart from the guardrail models on purpose: a bug there must not hide here.
     """
-    rules = guardrail_rules(con)
     out = []
-    for name, sql in rules:
-        count, example = con.execute(f"select count(*), min(person_id) from ({sql})").fetchone()
+    for name, sql in GUARDRAIL_RULES:
+        count, example = con.execute(f"select count(*), min(person_id) from ({sql}) as violations").fetchone()
         out.append((name, int(count), example or "-"))
     return out
 
 
-def guardrail_rules(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    """SQL selecting the violating sends for each invariant (channel policies as the guardrails seed has them)."""
-    rules = [
-        (
-            "consent",
-            """
-            select d.person_id
+# Each query selects the planned sends that break one invariant.
+GUARDRAIL_RULES = [
+    (
+        # consent and a valid, unsuppressed address: the profile's is_<channel>_reachable
+        "consent",
+        """
+        select d.person_id
+        from guardrail_decisions as d
+        left join profiles as p on d.person_id = p.person_id
+        where d.decision = 'send'
+            and d.channel in ('email', 'sms', 'push', 'whatsapp')
+            and not coalesce(case d.channel
+                when 'email' then p.is_email_reachable
+                when 'sms' then p.is_sms_reachable
+                when 'push' then p.is_push_reachable
+                when 'whatsapp' then p.is_whatsapp_reachable
+            end, false)
+        """,
+    ),
+    (
+        # quiet hours: the send time, in the person's time zone, inside the channel's send window
+        "quiet_hours",
+        """
+        with local as (
+            select
+                d.person_id,
+                c.send_window_start,
+                c.send_window_end,
+                strftime(timezone(d.timezone, cast(d.decided_at as timestamptz)), '%H:%M') as local_time
             from guardrail_decisions as d
-            left join profiles as p on d.person_id = p.person_id
-            where d.decision = 'send'
-              and not coalesce(case d.channel
-                    when 'email' then p.is_email_reachable
-                    when 'sms' then p.is_sms_reachable
-                    when 'push' then p.is_push_reachable
-                    when 'whatsapp' then p.is_whatsapp_reachable
-                  end, false)
-            """,
+            inner join channel_policies as c on d.channel = c.channel
+            where d.decision = 'send' and not d.is_exempt
         )
-    ]
-    if table_exists(con, "channel_policies"):
-        columns = {r[0] for r in con.execute("describe channel_policies").fetchall()}
-        if {"quiet_hours_start", "quiet_hours_end"} <= columns:
-            rules.append(
-                (
-                    "quiet_hours",
-                    """
-                    select d.person_id
-                    from guardrail_decisions as d
-                    inner join channel_policies as c on d.channel = c.channel
-                    left join profiles as p on d.person_id = p.person_id
-                    where d.decision = 'send'
-                      and c.quiet_hours_start is not null
-                      and (
-                        (c.quiet_hours_start > c.quiet_hours_end and (
-                            hour(timezone(coalesce(p.timezone, 'UTC'), d.decided_at)) >= c.quiet_hours_start
-                            or hour(timezone(coalesce(p.timezone, 'UTC'), d.decided_at)) < c.quiet_hours_end))
-                        or (c.quiet_hours_start < c.quiet_hours_end and
-                            hour(timezone(coalesce(p.timezone, 'UTC'), d.decided_at))
-                                between c.quiet_hours_start and c.quiet_hours_end - 1)
-                      )
-                    """,
-                )
-            )
-        if "cap_per_day" in columns:
-            rules.append(
-                (
-                    "caps",
-                    """
-                    select d.person_id
-                    from guardrail_decisions as d
-                    inner join channel_policies as c on d.channel = c.channel
-                    where d.decision = 'send'
-                    group by d.person_id, d.channel, c.cap_per_day
-                    having count(*) > max(c.cap_per_day)
-                    """,
-                )
-            )
-    return rules
+        select person_id
+        from local
+        where not (
+            (send_window_start <= send_window_end
+                and local_time >= send_window_start and local_time < send_window_end)
+            or (send_window_start > send_window_end
+                and (local_time >= send_window_start or local_time < send_window_end))
+        )
+        """,
+    ),
+    (
+        # daily caps: sends planned now plus those reported in the 24 hours before
+        "caps",
+        """
+        with planned as (
+            select d.person_id, d.channel, min(d.decided_at) as decided_at, count(*) as planned
+            from guardrail_decisions as d
+            where d.decision = 'send' and not d.is_exempt
+            group by d.person_id, d.channel
+        ),
+        sent as (
+            select planned.person_id, planned.channel, count(l.person_id) as sent
+            from planned
+            left join int_guardrails__ledger as l
+                on l.person_id = planned.person_id
+                and l.channel = planned.channel
+                and l.ledger_source = 'reported'
+                and l.sent_at > planned.decided_at - interval 1 day
+                and l.sent_at <= planned.decided_at
+            group by planned.person_id, planned.channel
+        )
+        select planned.person_id
+        from planned
+        inner join sent on planned.person_id = sent.person_id and planned.channel = sent.channel
+        inner join channel_policies as c on planned.channel = c.channel
+        where planned.planned + sent.sent > c.daily_cap
+        """,
+    ),
+]
 
 
 @dg.asset_check(
@@ -311,11 +320,11 @@ def guardrail_rules(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
         "Re-checks what is about to be synced: no send without consent and a valid address, "
         "none inside quiet hours, none above a cap."
     ),
-    additional_deps=[Key(["profiles"])],
+    additional_deps=[Key(["profiles"]), Key(["channel_policies"]), Key(["int_guardrails__ledger"])],
 )
 def guardrail_invariants(atc: AtcResource) -> dg.AssetCheckResult:
     with atc.connect() as con:
-        missing = _missing(con, "guardrail_decisions", "profiles")
+        missing = _missing(con, "guardrail_decisions", "profiles", "channel_policies", "int_guardrails__ledger")
         if missing:
             return _not_built(missing)
         found = invariant_violations(con)

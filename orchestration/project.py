@@ -37,11 +37,24 @@ def make_project(project_dir: Path = PROJECT_DIR) -> DbtProject:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             project.prepare_if_dev()
-            if not project.manifest_path.exists():
+            if _manifest_is_stale(project):
                 project.preparer.prepare(project)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return project
+
+
+def _manifest_is_stale(project: DbtProject) -> bool:
+    """Missing, or older than a file dbt reads (a pull or an edit since the last parse)."""
+    manifest = Path(project.manifest_path)
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    root = Path(project.project_dir)
+    sources = [root / "dbt_project.yml", root / "profiles.yml"]
+    for folder in ("dbt_project", "seeds"):
+        sources += [p for p in (root / folder).rglob("*") if p.suffix in (".sql", ".yml", ".yaml", ".csv")]
+    return any(p.exists() and p.stat().st_mtime > built for p in sources)
 
 
 def _put_dbt_on_path() -> None:
