@@ -538,3 +538,53 @@ def test_a_run_with_retries_rejections_and_failures_logs_no_credential(sandbox, 
         for text in texts:
             assert value not in text
             assert base64.b64encode(value.encode()).decode()[:12] not in text
+
+
+def test_a_call_slower_than_the_timeout_is_retried_then_transient(sandbox):
+    sandbox.set_faults({"vendors": {"braze": {"latency_ms": 400}}})
+    braze = make("braze", sandbox, timeout=0.1, retry_attempts=2)
+    with pytest.raises(TransientError, match="timed out"):
+        braze.write(profile_batch([rec("u1", plan="a")]))
+    assert braze.retries == 1
+
+
+def test_the_token_bucket_paces_requests_at_the_declared_rate():
+    from activation.ratelimit import TokenBucket
+
+    now = [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    bucket = TokenBucket(2.0, 2, clock=lambda: now[0], sleep=sleep)
+    for _ in range(6):
+        bucket.acquire()
+    # two tokens at once, then one every half second
+    assert now[0] == pytest.approx(2.0)
+    assert bucket.waited_seconds == pytest.approx(2.0)
+
+
+def test_a_destination_paces_itself_from_its_limits(sandbox):
+    segment = make("segment", sandbox, requests_per_second=5, burst=1)
+    started = time.perf_counter()
+    for i in range(3):
+        segment.write(profile_batch([rec(f"u{i}", plan="a")]))
+    assert time.perf_counter() - started >= 0.4  # three requests at five per second, burst one: two waits
+    assert segment.bucket.waited_seconds >= 0.35
+
+
+def test_klaviyo_waits_for_a_slow_import_job_before_acknowledging(sandbox):
+    sandbox.set_faults({"vendors": {"klaviyo": {"job_pending_polls": 3}}})
+    sleeps = Sleeps()
+    klaviyo = destination_class("klaviyo")({**sandbox_settings("klaviyo", sandbox.url), **FAST}, {}, sleep=sleeps)
+    results = klaviyo.write(audience_batch("klaviyo", [rec("a@x.io"), rec("bad-address")]))
+    assert [r.ok for r in results] == [True, False]
+    assert len([s for s in sleeps if s == FAST["job_poll_seconds"]]) == 3
+    assert sandbox.members("klaviyo", "SbxLstA") == {"a@x.io"}
+
+
+def test_klaviyo_gives_up_on_an_import_job_that_never_finishes(sandbox):
+    sandbox.set_faults({"vendors": {"klaviyo": {"job_pending_polls": 10_000}}})
+    klaviyo = make("klaviyo", sandbox, job_timeout_seconds=0.2)
+    with pytest.raises(TransientError, match="did not complete"):
+        klaviyo.write(profile_batch([rec("a@x.io", plan="a")]))

@@ -23,6 +23,8 @@ the body of ``POST /_sandbox/faults``) looks like::
         reject_pattern: "@invalid\\."   # records whose identifier matches are refused
         reject_fraction: 0.05   # plus this stable fraction of identifiers
         rate_limit: {requests_per_second: 1000, burst: 3000}   # null disables
+      klaviyo:
+        job_pending_polls: 2    # bulk import jobs stay "processing" for two status polls
 
 Random draws come from one ``random.Random(seed)`` per vendor, so the same
 requests in the same order meet the same faults. Record rejections depend on
@@ -72,6 +74,7 @@ FAULT_KEYS = {
     "reject_fraction",
     "latency_ms",
     "rate_limit",
+    "job_pending_polls",
 }
 
 
@@ -97,6 +100,7 @@ class VendorFaults:
     reject_fraction: float = 0.0
     latency_ms: float = 0.0
     rate_limit: dict[str, float] | None = None
+    job_pending_polls: int = 0
 
 
 @dataclass

@@ -8,8 +8,9 @@ on every call. Errors are JSON:API: ``{"errors": [{"id", "status", "code", "titl
 * ``POST /api/profile-bulk-import-jobs``: up to 10,000 profiles and 5 MB, optional
   ``relationships.lists``; answers 202 with the job
   (https://developers.klaviyo.com/en/docs/use_klaviyos_bulk_profile_import_api).
-  The sandbox processes the job at once (status ``complete``); refused profiles are
-  listed by ``GET /api/profile-bulk-import-jobs/{id}/import-errors``.
+  The sandbox processes the job at once (status ``complete``), or after the client has polled
+  ``GET /api/profile-bulk-import-jobs/{id}`` ``job_pending_polls`` times when that fault is set;
+  refused profiles are listed by ``GET /api/profile-bulk-import-jobs/{id}/import-errors``.
 * ``GET /api/profiles?filter=any(email,[...])`` (page size up to 100).
 * ``POST`` / ``DELETE /api/lists/{id}/relationships/profiles`` with
   ``{"data": [{"type": "profile", "id"}]}``, up to 1,000 per call, answer 204.
@@ -49,6 +50,7 @@ class Klaviyo(Vendor):
             self.lists: dict[str, set[str]] = {list_id: set() for list_id in LISTS}
             self.jobs: dict[str, dict[str, Any]] = {}
             self.import_errors: dict[str, list[dict[str, Any]]] = {}
+            self._work: dict[str, tuple[list[Any], list[str], int]] = {}
             self._next = 1
             self.stats = {}
 
@@ -166,68 +168,97 @@ class Klaviyo(Vendor):
         for list_id in list_ids:
             if list_id not in self.lists:
                 raise BodyError(404, f"list {list_id} does not exist", pointer="/data/relationships/lists")
+        for index, profile in enumerate(profiles):  # the whole body is validated before anything is applied
+            pointer = f"/data/attributes/profiles/data/{index}"
+            if not isinstance(profile, dict) or profile.get("type") != "profile":
+                raise BodyError(400, "each profile must be {'type': 'profile', 'attributes': {...}}", pointer=pointer)
+            attributes = profile.get("attributes") or {}
+            if not any(attributes.get(k) for k in ("email", "phone_number", "external_id")):
+                raise BodyError(400, "a profile needs email, phone_number or external_id", pointer=pointer)
         job_id = str(uuid.uuid4())
-        errors: list[dict[str, Any]] = []
+        now = _now()
+        job = {
+            "type": "profile-bulk-import-job",
+            "id": job_id,
+            "attributes": {
+                "status": "queued",
+                "created_at": now,
+                "total_count": len(profiles),
+                "completed_count": 0,
+                "failed_count": 0,
+                "completed_at": None,
+                "expires_at": None,
+                "started_at": None,
+            },
+        }
+        pending = int(self.faults.vendors[self.name].job_pending_polls)
         with self.lock:
-            for index, profile in enumerate(profiles):
-                pointer = f"/data/attributes/profiles/data/{index}"
-                if not isinstance(profile, dict) or profile.get("type") != "profile":
-                    raise BodyError(
-                        400, "each profile must be {'type': 'profile', 'attributes': {...}}", pointer=pointer
-                    )
-                attributes = profile.get("attributes") or {}
-                if not any(attributes.get(k) for k in ("email", "phone_number", "external_id")):
-                    raise BodyError(400, "a profile needs email, phone_number or external_id", pointer=pointer)
-                email = attributes.get("email")
-                refused = None
-                if email is not None and not (isinstance(email, str) and EMAIL.match(email)):
-                    refused = f"Invalid email address {email!r}"
-                elif self.faults.rejects(self.name, email or attributes.get("external_id")):
-                    self.faults.count_rejection(self.name)
-                    refused = f"Profile refused: {email or attributes.get('external_id')}"
-                if refused:
-                    errors.append(
-                        {
-                            "type": "import-error",
-                            "id": str(uuid.uuid4()),
-                            "attributes": {
-                                "code": "invalid",
-                                "title": "Invalid input.",
-                                "detail": refused,
-                                "source": {"pointer": f"{pointer}/attributes/email"},
-                                "original_payload": attributes,
-                            },
-                        }
-                    )
-                    continue
-                profile_id = self._upsert(attributes)
-                for list_id in list_ids:
-                    self.lists[list_id].add(profile_id)
-            now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
-            job = {
-                "type": "profile-bulk-import-job",
-                "id": job_id,
-                "attributes": {
-                    "status": "complete",
-                    "created_at": now,
-                    "total_count": len(profiles),
-                    "completed_count": len(profiles) - len(errors),
-                    "failed_count": len(errors),
-                    "completed_at": now,
-                    "expires_at": now,
-                    "started_at": now,
-                },
-            }
             self.jobs[job_id] = job
-            self.import_errors[job_id] = errors
+            self.import_errors[job_id] = []
+            self._work[job_id] = (profiles, list_ids, pending)
+            if pending <= 0:
+                self._process(job_id)
         return JSONResponse({"data": job}, status_code=202)
+
+    def _process(self, job_id: str) -> None:
+        """Run a queued job: upsert each valid profile, list refused ones as import errors."""
+        profiles, list_ids, _ = self._work.pop(job_id)
+        errors: list[dict[str, Any]] = []
+        for index, profile in enumerate(profiles):
+            attributes = profile.get("attributes") or {}
+            email = attributes.get("email")
+            refused = None
+            if email is not None and not (isinstance(email, str) and EMAIL.match(email)):
+                refused = f"Invalid email address {email!r}"
+            elif self.faults.rejects(self.name, email or attributes.get("external_id")):
+                self.faults.count_rejection(self.name)
+                refused = f"Profile refused: {email or attributes.get('external_id')}"
+            if refused:
+                errors.append(
+                    {
+                        "type": "import-error",
+                        "id": str(uuid.uuid4()),
+                        "attributes": {
+                            "code": "invalid",
+                            "title": "Invalid input.",
+                            "detail": refused,
+                            "source": {"pointer": f"/data/attributes/profiles/data/{index}/attributes/email"},
+                            "original_payload": attributes,
+                        },
+                    }
+                )
+                continue
+            profile_id = self._upsert(attributes)
+            for list_id in list_ids:
+                self.lists[list_id].add(profile_id)
+        now = _now()
+        self.jobs[job_id]["attributes"].update(
+            {
+                "status": "complete",
+                "completed_count": len(profiles) - len(errors),
+                "failed_count": len(errors),
+                "started_at": now,
+                "completed_at": now,
+                "expires_at": now,
+            }
+        )
+        self.import_errors[job_id] = errors
 
     async def get_job(self, request: Request):
         self._check_revision(request)
-        job = self.jobs.get(request.path_params["job_id"])
-        if job is None:
-            raise BodyError(404, "job not found")
-        return JSONResponse({"data": job})
+        job_id = request.path_params["job_id"]
+        with self.lock:
+            job = self.jobs.get(job_id)
+            if job is None:
+                raise BodyError(404, "job not found")
+            if job_id in self._work:
+                profiles, list_ids, pending = self._work[job_id]
+                if pending <= 1:
+                    self._process(job_id)
+                else:
+                    self._work[job_id] = (profiles, list_ids, pending - 1)
+                    job["attributes"]["status"] = "processing"
+            return JSONResponse({"data": job})
 
     async def get_import_errors(self, request: Request):
         self._check_revision(request)
@@ -282,3 +313,7 @@ class Klaviyo(Vendor):
             else:
                 self.lists[list_id].difference_update(ids)
         return Response(status_code=204)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
