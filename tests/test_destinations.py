@@ -39,7 +39,7 @@ AUDIENCE = {
     "braze": "welcome",
     "iterable": "1001",
     "customerio": "1",
-    "klaviyo": "SbxLstA",
+    "klaviyo": "welcome",
     "segment": "welcome",
     "webhook": "welcome",
 }
@@ -86,6 +86,10 @@ def profile_batch(records, mode="upsert"):
 
 def audience_batch(name, records):
     return Batch(sync_name="journeys", object="audience", mode="audience", records=records, audience_id=AUDIENCE[name])
+
+
+def state_list_id(state, name):
+    return next(list_id for list_id, list_name in state["list_names"].items() if list_name == name)
 
 
 def key_for(name, i):
@@ -202,7 +206,8 @@ def test_klaviyo_imports_profiles_and_keeps_list_relationships(sandbox):
         "first_name": "Ada",
         "properties": {"journey": "welcome"},
     }
-    assert state["lists"]["SbxLstA"] == [by_email["b@x.io"]]
+    assert sandbox.members("klaviyo", "welcome") == {"b@x.io"}
+    assert state["lists"][state_list_id(state, "welcome")] == [by_email["b@x.io"]]
 
 
 def test_segment_sends_identify_and_audience_events_with_deterministic_message_ids(sandbox):
@@ -577,10 +582,10 @@ def test_klaviyo_waits_for_a_slow_import_job_before_acknowledging(sandbox):
     sandbox.set_faults({"vendors": {"klaviyo": {"job_pending_polls": 3}}})
     sleeps = Sleeps()
     klaviyo = destination_class("klaviyo")({**sandbox_settings("klaviyo", sandbox.url), **FAST}, {}, sleep=sleeps)
-    results = klaviyo.write(audience_batch("klaviyo", [rec("a@x.io"), rec("bad-address")]))
+    results = klaviyo.write(audience_batch("klaviyo", [rec("a@x.io"), rec("bad@address")]))
     assert [r.ok for r in results] == [True, False]
     assert len([s for s in sleeps if s == FAST["job_poll_seconds"]]) == 3
-    assert sandbox.members("klaviyo", "SbxLstA") == {"a@x.io"}
+    assert sandbox.members("klaviyo", "welcome") == {"a@x.io"}
 
 
 def test_klaviyo_gives_up_on_an_import_job_that_never_finishes(sandbox):
@@ -588,3 +593,39 @@ def test_klaviyo_gives_up_on_an_import_job_that_never_finishes(sandbox):
     klaviyo = make("klaviyo", sandbox, job_timeout_seconds=0.2)
     with pytest.raises(TransientError, match="did not complete"):
         klaviyo.write(profile_batch([rec("a@x.io", plan="a")]))
+
+
+@pytest.mark.parametrize("name", ["iterable", "klaviyo"])
+def test_a_list_named_after_the_journey_is_found_or_created_once(sandbox, name):
+    destination = make(name, sandbox)
+    batch = Batch("journeys", "audience", "audience", [rec(key_for(name, 1))], audience_id="vip_upsell")
+    destination.write(batch)
+    destination.write(batch)
+    make(name, sandbox).write(
+        Batch("journeys", "audience", "audience", [rec(key_for(name, 2))], audience_id="vip_upsell")
+    )
+    names = list(sandbox.state()[name]["list_names"].values())
+    assert names.count("vip_upsell") == 1
+    assert sandbox.members(name, "vip_upsell") == {key_for(name, 1), key_for(name, 2)}
+
+
+def test_mapped_identifiers_win_over_the_record_key(sandbox):
+    """An audience keyed by person_id reaches the tool under the userId / external_id the sync maps."""
+    iterable, klaviyo = make("iterable", sandbox), make("klaviyo", sandbox)
+    member = rec("person-1", userId="u-1", email="p1@x.io", external_id="ext-1")
+    iterable.write(Batch("journeys", "audience", "audience", [member], audience_id="1001"))
+    klaviyo.write(Batch("journeys", "audience", "audience", [member], audience_id="welcome"))
+    assert sandbox.members("iterable", "1001") == {"u-1"}
+    assert sandbox.members("klaviyo", "welcome") == {"ext-1"}
+    gone = rec("person-1", "removed", userId="u-1", email="p1@x.io", external_id="ext-1")
+    iterable.write(Batch("journeys", "audience", "audience", [gone], audience_id="1001"))
+    klaviyo.write(Batch("journeys", "audience", "audience", [gone], audience_id="welcome"))
+    assert sandbox.members("iterable", "1001") == set() and sandbox.members("klaviyo", "welcome") == set()
+
+
+def test_profiles_keyed_by_user_id_keep_the_email_as_an_attribute(sandbox):
+    make("iterable", sandbox).write(profile_batch([rec("u-7", email="u7@x.io", phoneNumber="+15550100")]))
+    make("klaviyo", sandbox).write(profile_batch([rec("ext-7", email="u7@x.io", locale="en-GB")]))
+    iterable_user = sandbox.state()["iterable"]["users"]["userId:u-7"]
+    assert iterable_user["email"] == "u7@x.io" and iterable_user["dataFields"] == {"phoneNumber": "+15550100"}
+    assert sandbox.profiles("klaviyo")["ext-7"] == {"external_id": "ext-7", "email": "u7@x.io", "locale": "en-GB"}

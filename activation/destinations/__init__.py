@@ -70,4 +70,7 @@ def sandbox_settings(name: str, sandbox_url: str) -> dict[str, Any]:
     return dict(settings[name])
 
 
-__all__ = ["build_destination", "destination_class", "destination_names", "sandbox_settings"]
+# Name -> class, for configuration checks (supported modes and objects, limits).
+DESTINATIONS: dict[str, type] = {name: destination_class(name) for name in _REGISTRY}
+
+__all__ = ["DESTINATIONS", "build_destination", "destination_class", "destination_names", "sandbox_settings"]

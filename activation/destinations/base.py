@@ -41,9 +41,13 @@ class HttpDestination:
                     f"{self.name}: setting {key!r} holds a credential; name an environment variable with "
                     f"'{key}_env' instead"
                 )
-        self.base_url = str(self.settings.get("base_url") or self.default_base_url).rstrip("/")
-        rate = float(self.settings.get("requests_per_second") or self.limits.requests_per_second)
-        burst = self.settings.get("burst") or self.limits.burst
+        self.base_url = str(self.settings.get("base_url") or self.settings.get("url") or self.default_base_url).rstrip(
+            "/"
+        )
+        # Pacing: ``rate_limit: {requests_per_second, burst}`` or the flat keys override the declared limits.
+        pacing = {**self.settings, **(self.settings.get("rate_limit") or {})}
+        rate = float(pacing.get("requests_per_second") or self.limits.requests_per_second)
+        burst = pacing.get("burst") or self.limits.burst
         self.bucket = TokenBucket(rate, burst, sleep=sleep)
         self.policy = RetryPolicy.from_settings(self.settings)
         self._sleep = sleep

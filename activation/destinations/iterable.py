@@ -15,12 +15,16 @@ Vendor documentation (read for this module):
   sources; this module paces at that rate (``requests_per_second`` overrides it).
 
 Objects and modes: ``profile`` (upsert / add-only; only changed fields are sent) and
-``audience`` (a static list: ``audience_id`` is the numeric list id; added and changed
-records subscribe, removed records unsubscribe). ``mirror`` is not offered: bulkUpdate has no
-documented way to clear fields.
+``audience`` (a static list: ``audience_id`` is the numeric list id, or a list name that is
+looked up with ``GET /api/lists`` and created with ``POST /api/lists`` when missing, unless
+``create_lists: false``; added and changed records subscribe, removed records unsubscribe).
+Users are identified by the payload's ``userId`` / ``email`` when the sync maps them, else by the
+record key (``identifier: auto`` treats a key containing ``@`` as an email).
+``mirror`` is not offered: bulkUpdate has no documented way to clear fields.
 
 Settings: ``base_url``, ``api_key_env`` (default ``ATC_ITERABLE_API_KEY``), ``identifier``
-(``email`` default, or ``userId``), ``update_existing_users_only`` (list subscribe).
+(``auto`` default, ``email`` or ``userId``), ``update_existing_users_only`` (list subscribe),
+``create_lists`` (default true).
 """
 
 from __future__ import annotations
@@ -61,14 +65,15 @@ class IterableDestination(HttpDestination):
     default_base_url: ClassVar[str] = "https://api.iterable.com"
 
     def _make_client(self) -> HttpClient:
+        self._lists: dict[str, int] = {}
         key = self.secret("api_key_env", "ATC_ITERABLE_API_KEY")
         return self.http(headers={"Api-Key": key.reveal()}, secrets=[key])
 
     @property
     def identifier(self) -> str:
-        value = self.settings.get("identifier", "email")
-        if value not in ("email", "userId"):
-            raise ConfigurationError("iterable: 'identifier' must be 'email' or 'userId'")
+        value = self.settings.get("identifier", "auto")
+        if value not in ("auto", "email", "userId"):
+            raise ConfigurationError("iterable: 'identifier' must be 'auto', 'email' or 'userId'")
         return value
 
     def check(self) -> None:
@@ -77,24 +82,31 @@ class IterableDestination(HttpDestination):
             raise ConfigurationError(self.client.redact(f"iterable: check failed: {vendor_message(response)}"))
 
     def _who(self, record: Record) -> dict[str, Any]:
-        if self.identifier == "email":
-            return {"email": record.key}
-        who: dict[str, Any] = {"userId": record.key, "preferUserId": True}
-        email = record.payload.get("email")
+        """The user's identifiers: ``userId`` / ``email`` from the payload when mapped, else the key.
+
+        With ``identifier: auto`` a key that looks like an address is an email, anything else a userId.
+        """
+        payload = record.payload
+        user_id = payload.get("userId")
+        email = payload.get("email")
+        mode = self.identifier
+        if mode == "email" or (mode == "auto" and not user_id and "@" in str(record.key)):
+            return {"email": email or record.key}
+        who: dict[str, Any] = {"userId": user_id or record.key, "preferUserId": True}
         if email:
             who["email"] = email
         return who
 
+    def _data_fields(self, record: Record) -> dict[str, Any]:
+        return {k: v for k, v in jsonable(changed_fields(record)).items() if k not in ("email", "userId")}
+
     def write(self, batch: Batch) -> list[RecordResult]:
         self.accept(batch)
         if batch.object == "profile":
-            users = [{**self._who(r), "dataFields": jsonable(changed_fields(r, keep=["email"]))} for r in batch.records]
+            users = [{**self._who(r), "dataFields": self._data_fields(r)} for r in batch.records]
             failures = self._call("/api/users/bulkUpdate", {"users": users})
             return self._results(batch.records, failures)
-        try:
-            list_id = int(str(batch.audience_id))
-        except ValueError:
-            raise ConfigurationError(f"iterable: audience_id {batch.audience_id!r} is not a numeric list id") from None
+        list_id = self._list_id(str(batch.audience_id))
         joining = [r for r in batch.records if r.change != "removed"]
         leaving = [r for r in batch.records if r.change == "removed"]
         failures: dict[str, str] = {}
@@ -107,6 +119,28 @@ class IterableDestination(HttpDestination):
             body = {"listId": list_id, "subscribers": [self._who(r) for r in leaving]}
             failures.update(self._call("/api/lists/unsubscribe", body))
         return self._results(batch.records, failures)
+
+    def _list_id(self, audience_id: str) -> int:
+        """A numeric list id as is; a name is looked up in ``GET /api/lists`` and, if missing, created."""
+        if audience_id.isdigit():
+            return int(audience_id)
+        if audience_id in self._lists:
+            return self._lists[audience_id]
+        response = self.client.request("GET", "/api/lists")
+        if response.status_code >= 400:
+            raise ConfigurationError(self.client.redact(f"iterable: listing lists failed: {vendor_message(response)}"))
+        for item in _json(response).get("lists") or []:
+            if item.get("name") == audience_id:
+                self._lists[audience_id] = int(item["id"])
+                return self._lists[audience_id]
+        if not self.settings.get("create_lists", True):
+            raise ConfigurationError(f"iterable: no list named {audience_id!r} (set create_lists to create it)")
+        response = self.client.request("POST", "/api/lists", json={"name": audience_id})
+        answer = _json(response)
+        if response.status_code >= 400 or "listId" not in answer:
+            raise ConfigurationError(self.client.redact(f"iterable: creating list failed: {vendor_message(response)}"))
+        self._lists[audience_id] = int(answer["listId"])
+        return self._lists[audience_id]
 
     def _call(self, path: str, body: dict[str, Any]) -> dict[str, str]:
         """POST and return identifier (lower-cased) -> the vendor's reason for each refused user."""
@@ -135,8 +169,9 @@ class IterableDestination(HttpDestination):
         results = []
         for record in records:
             ids = {str(record.key).lower()}
-            if record.payload.get("email"):
-                ids.add(str(record.payload["email"]).lower())
+            for field in ("email", "userId"):
+                if record.payload.get(field):
+                    ids.add(str(record.payload[field]).lower())
             reason = next((failures[i] for i in ids if i in failures), None)
             results.append(refused(record, f"iterable: {reason}") if reason else ok(record))
         return results

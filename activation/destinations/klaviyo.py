@@ -17,9 +17,15 @@ Vendor documentation (read for this module):
 * Get Profiles: ``GET /api/profiles?filter=any(email,[...])``, up to 100 per page.
 
 Objects and modes: ``profile`` (upsert / add-only; every mapped field is sent: a bulk import
-sets what it is given) and ``audience`` (a list: ``audience_id`` is the list id; added and
-changed records are imported with the list relationship, which creates missing profiles;
-removed records are looked up by identifier and removed with ``DELETE``). ``mirror`` is not
+sets what it is given) and ``audience`` (a list named ``audience_id``, looked up with
+``GET /api/lists?filter=equals(name,...)`` and created with ``POST /api/lists`` when missing, or
+used as a list id with ``list_ids: true``; added and changed records are imported with the list
+relationship, which creates missing profiles; removed records are looked up by their mapped
+``external_id`` / ``email`` and removed with ``DELETE``).
+
+Identifiers: mapped ``email`` / ``external_id`` / ``phone_number`` fields go on the profile; the
+record key fills ``identifier`` (``auto``: a key containing ``@`` is an email, anything else an
+``external_id``) unless the payload already carries that field. ``mirror`` is not
 offered for profiles because the bulk import cannot clear fields.
 
 The job is polled until it completes (``job_poll_seconds``, ``job_timeout_seconds``); a job
@@ -27,8 +33,9 @@ that does not finish in time raises ``TransientError`` and the batch is sent aga
 (imports are upserts, so that is safe). Refused profiles come from ``import-errors``.
 
 Settings: ``base_url`` (default ``https://a.klaviyo.com``), ``api_key_env`` (default
-``ATC_KLAVIYO_API_KEY``), ``revision`` (default below), ``identifier`` (``email`` default, or
-``external_id``).
+``ATC_KLAVIYO_API_KEY``), ``revision`` (default below), ``identifier`` (``auto`` default,
+``email`` or ``external_id``), ``list_ids``, ``create_lists`` (default true), ``job_poll_seconds``,
+``job_timeout_seconds``.
 """
 
 from __future__ import annotations
@@ -83,6 +90,7 @@ class KlaviyoDestination(HttpDestination):
     default_base_url: ClassVar[str] = "https://a.klaviyo.com"
 
     def _make_client(self) -> HttpClient:
+        self._lists: dict[str, str] = {}
         key = self.secret("api_key_env", "ATC_KLAVIYO_API_KEY")
         headers = {
             "Authorization": f"Klaviyo-API-Key {key.reveal()}",
@@ -94,10 +102,23 @@ class KlaviyoDestination(HttpDestination):
 
     @property
     def identifier(self) -> str:
-        value = self.settings.get("identifier", "email")
-        if value not in ("email", "external_id"):
-            raise ConfigurationError("klaviyo: 'identifier' must be 'email' or 'external_id'")
+        value = self.settings.get("identifier", "auto")
+        if value not in ("auto", "email", "external_id"):
+            raise ConfigurationError("klaviyo: 'identifier' must be 'auto', 'email' or 'external_id'")
         return value
+
+    def _key_field(self, record: Record) -> str:
+        """The profile field the record key fills: set by ``identifier``, or an address -> email."""
+        if self.identifier != "auto":
+            return self.identifier
+        return "email" if "@" in str(record.key) else "external_id"
+
+    def _lookup(self, record: Record) -> tuple[str, str]:
+        """The field and value that find this record's profile: a mapped external_id or email first."""
+        for field in ("external_id", "email"):
+            if record.payload.get(field):
+                return field, str(record.payload[field])
+        return self._key_field(record), str(record.key)
 
     def check(self) -> None:
         response = self.client.request("GET", "/api/accounts")
@@ -106,11 +127,14 @@ class KlaviyoDestination(HttpDestination):
 
     def _profile(self, record: Record) -> dict[str, Any]:
         payload = jsonable(dict(record.payload))
-        attributes: dict[str, Any] = {self.identifier: record.key}
+        key_field = self._key_field(record)
+        attributes: dict[str, Any] = {}
+        if not payload.get(key_field):
+            attributes[key_field] = record.key
         properties: dict[str, Any] = {}
         for field, value in payload.items():
             if field in STANDARD_FIELDS:
-                if value is not None and field != self.identifier:
+                if value is not None:
                     attributes[field] = value
             elif value is not None:
                 properties[field] = value
@@ -123,10 +147,11 @@ class KlaviyoDestination(HttpDestination):
         problems: dict[int, str] = {}
         importing = [(i, r) for i, r in enumerate(batch.records) if batch.object == "profile" or r.change != "removed"]
         removing = [(i, r) for i, r in enumerate(batch.records) if batch.object == "audience" and r.change == "removed"]
+        list_id = self._list_id(str(batch.audience_id)) if batch.object == "audience" else None
         if importing:
-            problems.update(self._import(importing, batch.audience_id if batch.object == "audience" else None))
-        if removing:
-            self._remove(removing, str(batch.audience_id))
+            problems.update(self._import(importing, list_id))
+        if removing and list_id:
+            self._remove(removing, list_id)
         return [refused(record, problems[i]) if i in problems else ok(record) for i, record in enumerate(batch.records)]
 
     def _import(self, records: list[tuple[int, Record]], list_id: str | None) -> dict[int, str]:
@@ -148,7 +173,10 @@ class KlaviyoDestination(HttpDestination):
         if not attributes.get("failed_count"):
             return {}
         response = self._send("GET", f"/api/profile-bulk-import-jobs/{job_id}/import-errors")
-        by_identifier = {str(r.key).lower(): i for i, r in records}
+        by_identifier = {}
+        for i, r in records:
+            by_identifier[str(r.key).lower()] = i
+            by_identifier[self._lookup(r)[1].lower()] = i
         problems: dict[int, str] = {}
         for error in _json(response).get("data") or []:
             details = error.get("attributes") or {}
@@ -158,7 +186,10 @@ class KlaviyoDestination(HttpDestination):
                 position = records[int(match.group(1))][0]
             if position is None:
                 original = details.get("original_payload") or {}
-                position = by_identifier.get(str(original.get(self.identifier, "")).lower())
+                for field in ("external_id", "email", "phone_number"):
+                    position = by_identifier.get(str(original.get(field, "")).lower())
+                    if position is not None:
+                        break
             if position is not None:
                 text = details.get("detail") or details.get("title") or "refused"
                 problems[position] = self.client.redact(f"klaviyo: {text}")
@@ -175,17 +206,41 @@ class KlaviyoDestination(HttpDestination):
         return job
 
     def _remove(self, records: list[tuple[int, Record]], list_id: str) -> None:
-        keys = [str(r.key) for _, r in records]
+        by_field: dict[str, list[str]] = {}
+        for _, record in records:
+            field, value = self._lookup(record)
+            by_field.setdefault(field, []).append(value)
         ids: list[str] = []
-        for start in range(0, len(keys), MAX_FILTER):
-            chunk = keys[start : start + MAX_FILTER]
-            params = {"filter": f"any({self.identifier},{json.dumps(chunk)})", "page[size]": str(MAX_FILTER)}
-            response = self._send("GET", "/api/profiles", params=params)
-            ids.extend(p["id"] for p in _json(response).get("data") or [] if p.get("id"))
+        for field, values in by_field.items():
+            for start in range(0, len(values), MAX_FILTER):
+                chunk = values[start : start + MAX_FILTER]
+                params = {"filter": f"any({field},{json.dumps(chunk)})", "page[size]": str(MAX_FILTER)}
+                response = self._send("GET", "/api/profiles", params=params)
+                ids.extend(p["id"] for p in _json(response).get("data") or [] if p.get("id"))
         # Keys that match no profile are not members: nothing to remove, and the removal holds.
         for start in range(0, len(ids), MAX_RELATIONSHIPS):
             body = {"data": [{"type": "profile", "id": pid} for pid in ids[start : start + MAX_RELATIONSHIPS]]}
             self._send("DELETE", f"/api/lists/{list_id}/relationships/profiles", body)
+
+    def _list_id(self, audience_id: str) -> str:
+        """A Klaviyo list id as is (``list_ids: true``), else a list name looked up and created if missing."""
+        if audience_id in self._lists:
+            return self._lists[audience_id]
+        if self.settings.get("list_ids"):
+            return audience_id
+        response = self._send("GET", "/api/lists", params={"filter": f"equals(name,{json.dumps(audience_id)})"})
+        found = [item["id"] for item in _json(response).get("data") or [] if item.get("id")]
+        if found:
+            self._lists[audience_id] = found[0]
+            return found[0]
+        if not self.settings.get("create_lists", True):
+            raise ConfigurationError(f"klaviyo: no list named {audience_id!r} (set create_lists to create it)")
+        body = {"data": {"type": "list", "attributes": {"name": audience_id}}}
+        created = _json(self._send("POST", "/api/lists", body)).get("data") or {}
+        if not created.get("id"):
+            raise ConfigurationError(f"klaviyo: creating list {audience_id!r} answered without an id")
+        self._lists[audience_id] = created["id"]
+        return created["id"]
 
     def _send(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None):
         data = json.dumps(body, separators=(",", ":")).encode() if body is not None else None

@@ -15,7 +15,7 @@ or ``<object>.exited`` (removed), where ``data`` holds the sync name, the key, t
 the payload and the previous payload. A 2xx acknowledges the record; 401/403 are configuration
 errors; 408/429/5xx are retried; any other 4xx refuses that record with the receiver's words.
 
-Settings: ``base_url`` (the receiver's URL), ``path`` (appended, optional), ``secret_env``
+Settings: ``base_url`` or ``url`` (the receiver's URL), ``path`` (appended, optional), ``secret_env``
 (default ``ATC_WEBHOOK_SECRET``), ``requests_per_second``.
 """
 
@@ -52,14 +52,15 @@ class WebhookDestination(HttpDestination):
         burst=10,
     )
     supported_modes: ClassVar[frozenset[str]] = frozenset({"upsert", "mirror", "add-only", "audience"})
-    supported_objects: ClassVar[frozenset[str]] = frozenset({"profile", "audience", "event"})
+    # A webhook carries any record; these are the objects journey-atc's sync models produce.
+    supported_objects: ClassVar[frozenset[str]] = frozenset({"profile", "audience", "event", "journey_assignment"})
     default_base_url: ClassVar[str] = ""
 
     def __init__(self, settings=None, env=None, *, sleep: Callable[[float], None] = time.sleep, clock=time.time):
         self._clock = clock
         super().__init__(settings, env, sleep=sleep)
         if not self.base_url:
-            raise ConfigurationError("webhook: setting 'base_url' (the receiver's URL) is required")
+            raise ConfigurationError("webhook: setting 'url' (the receiver's URL) is required")
 
     def _make_client(self) -> HttpClient:
         self._secret = self.secret("secret_env", "ATC_WEBHOOK_SECRET")

@@ -133,14 +133,18 @@ class Sandbox:
         if vendor == "braze":
             return {k for k, user in state["users"].items() if audience_id in (user.get(attribute) or [])}
         if vendor == "iterable":
-            return {k.split(":", 1)[1] for k in state["lists"].get(str(audience_id), [])}
+            by_name = {name: list_id for list_id, name in state["list_names"].items()}
+            list_id = by_name.get(str(audience_id), str(audience_id))
+            return {k.split(":", 1)[1] for k in state["lists"].get(list_id, [])}
         if vendor == "customerio":
             return set(state["segments"].get(str(audience_id), []))
         if vendor == "klaviyo":
             profiles = state["profiles"]
+            by_name = {name: list_id for list_id, name in state["list_names"].items()}
+            list_id = by_name.get(str(audience_id), str(audience_id))
             return {
-                profiles[pid].get("email") or profiles[pid].get("external_id") or pid
-                for pid in state["lists"].get(str(audience_id), [])
+                profiles[pid].get("external_id") or profiles[pid].get("email") or pid
+                for pid in state["lists"].get(list_id, [])
             }
         if vendor == "segment":
             return {k for k, traits in state["users"].items() if traits.get(audience_id) is True}
@@ -160,7 +164,7 @@ class Sandbox:
         if vendor == "klaviyo":
             out = {}
             for pid, p in state["profiles"].items():
-                key = p.get("email") or p.get("external_id") or pid
+                key = p.get("external_id") or p.get("email") or pid
                 out[key] = {**{f: v for f, v in p.items() if f != "properties"}, **p.get("properties", {})}
             return out
         if vendor == "webhook":

@@ -1,4 +1,6 @@
-"""Iterable: ``POST /api/users/bulkUpdate``, ``POST /api/lists/subscribe`` / ``unsubscribe``, ``GET /api/lists``.
+"""Iterable: ``POST /api/users/bulkUpdate``, ``POST /api/lists/subscribe`` / ``unsubscribe``, lists.
+
+``GET /api/lists`` lists them, ``POST /api/lists`` creates one by name.
 
 From https://api.iterable.com/api/docs (Users and Lists sections) and
 https://support.iterable.com/hc/en-us/articles/204780579-API-Overview-and-Sample-Payloads:
@@ -53,6 +55,7 @@ class Iterable(Vendor):
         with self.lock:
             self.users: dict[str, dict[str, Any]] = {}
             self.lists: dict[int, set[str]] = {list_id: set() for list_id in LISTS}
+            self.list_names: dict[int, str] = dict(LISTS)
             self.stats = {}
 
     def snapshot(self) -> dict[str, Any]:
@@ -60,6 +63,7 @@ class Iterable(Vendor):
             return {
                 "users": {k: dict(v) for k, v in sorted(self.users.items())},
                 "lists": {str(k): sorted(v) for k, v in sorted(self.lists.items())},
+                "list_names": {str(k): v for k, v in sorted(self.list_names.items())},
                 "stats": dict(self.stats),
             }
 
@@ -79,10 +83,24 @@ class Iterable(Vendor):
             Route("/iterable/api/lists/subscribe", handler(self, self.subscribe), methods=["POST"]),
             Route("/iterable/api/lists/unsubscribe", handler(self, self.unsubscribe), methods=["POST"]),
             Route("/iterable/api/lists", handler(self, self.get_lists), methods=["GET"]),
+            Route("/iterable/api/lists", handler(self, self.create_list), methods=["POST"]),
         ]
 
     async def get_lists(self, request: Request):
-        return JSONResponse({"lists": [{"id": k, "name": v, "listType": "Standard"} for k, v in LISTS.items()]})
+        with self.lock:
+            lists = [{"id": k, "name": v, "listType": "Standard"} for k, v in sorted(self.list_names.items())]
+        return JSONResponse({"lists": lists})
+
+    async def create_list(self, request: Request):
+        body = await self.read_json(request)
+        name = body.get("name") if isinstance(body, dict) else None
+        if not isinstance(name, str) or not name:
+            raise BodyError(400, "'name' is required", code="BadParams")
+        with self.lock:
+            list_id = max(self.list_names) + 1
+            self.list_names[list_id] = name
+            self.lists[list_id] = set()
+        return JSONResponse({"listId": list_id})
 
     def _identify(self, user: Any, failures: dict[str, list[str]]) -> str | None:
         """The stored key for a user object, or None (recorded in failures) when it is refused."""

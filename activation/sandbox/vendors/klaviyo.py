@@ -14,6 +14,7 @@ on every call. Errors are JSON:API: ``{"errors": [{"id", "status", "code", "titl
 * ``GET /api/profiles?filter=any(email,[...])`` (page size up to 100).
 * ``POST`` / ``DELETE /api/lists/{id}/relationships/profiles`` with
   ``{"data": [{"type": "profile", "id"}]}``, up to 1,000 per call, answer 204.
+* ``GET /api/lists?filter=equals(name,"...")`` and ``POST /api/lists`` (create a list by name).
 * ``GET /api/accounts`` for the connection check.
 """
 
@@ -38,6 +39,7 @@ MAX_RELATIONSHIPS = 1000
 MAX_PAGE = 100
 REVISION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.pre)?$")
 LISTS = ("SbxLstA", "SbxLstB")
+NAME_FILTER = re.compile(r'^equals\(name,("(?:[^"\\]|\\.)*")\)$')
 FILTER = re.compile(r"^any\((email|external_id|phone_number|id),\[(.*)\]\)$")
 
 
@@ -48,6 +50,7 @@ class Klaviyo(Vendor):
         with self.lock:
             self.profiles: dict[str, dict[str, Any]] = {}
             self.lists: dict[str, set[str]] = {list_id: set() for list_id in LISTS}
+            self.list_names: dict[str, str] = {list_id: f"journey-atc sandbox {list_id}" for list_id in LISTS}
             self.jobs: dict[str, dict[str, Any]] = {}
             self.import_errors: dict[str, list[dict[str, Any]]] = {}
             self._work: dict[str, tuple[list[Any], list[str], int]] = {}
@@ -59,6 +62,7 @@ class Klaviyo(Vendor):
             return {
                 "profiles": {k: json.loads(json.dumps(v)) for k, v in sorted(self.profiles.items())},
                 "lists": {k: sorted(v) for k, v in sorted(self.lists.items())},
+                "list_names": dict(sorted(self.list_names.items())),
                 "jobs": len(self.jobs),
                 "stats": dict(self.stats),
             }
@@ -106,6 +110,8 @@ class Klaviyo(Vendor):
                 methods=["POST", "DELETE"],
             ),
             Route("/klaviyo/api/accounts", handler(self, self.accounts), methods=["GET"]),
+            Route("/klaviyo/api/lists", handler(self, self.get_lists), methods=["GET"]),
+            Route("/klaviyo/api/lists", handler(self, self.create_list), methods=["POST"]),
         ]
 
     def _check_revision(self, request: Request) -> None:
@@ -121,6 +127,37 @@ class Klaviyo(Vendor):
         content_type = request.headers.get("content-type", "")
         if not content_type.startswith(("application/vnd.api+json", "application/json")):
             raise BodyError(415, "Unsupported media type: use application/vnd.api+json", code="unsupported_media_type")
+
+    async def get_lists(self, request: Request):
+        self._check_revision(request)
+        wanted = None
+        raw = request.query_params.get("filter")
+        if raw:
+            match = NAME_FILTER.match(raw)
+            if not match:
+                raise BodyError(400, 'filter must be equals(name,"...")', pointer="filter")
+            wanted = json.loads(match.group(1))
+        with self.lock:
+            data = [
+                {"type": "list", "id": list_id, "attributes": {"name": name}}
+                for list_id, name in sorted(self.list_names.items())
+                if wanted is None or name == wanted
+            ]
+        return JSONResponse({"data": data, "links": {"self": str(request.url), "next": None}})
+
+    async def create_list(self, request: Request):
+        self._check_revision(request)
+        self._check_content_type(request)
+        body = await self.read_json(request)
+        data = body.get("data") if isinstance(body, dict) else None
+        name = ((data or {}).get("attributes") or {}).get("name") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or data.get("type") != "list" or not isinstance(name, str) or not name:
+            raise BodyError(400, "data must be {'type': 'list', 'attributes': {'name': ...}}", pointer="/data")
+        with self.lock:
+            list_id = f"SbxL{len(self.list_names) + 1:03d}"
+            self.list_names[list_id] = name
+            self.lists[list_id] = set()
+        return JSONResponse({"data": {"type": "list", "id": list_id, "attributes": {"name": name}}}, status_code=201)
 
     async def accounts(self, request: Request):
         self._check_revision(request)
