@@ -151,13 +151,14 @@ def test_the_sensor_starts_the_micro_batch_once_per_new_file_and_never_while_a_r
 
 def test_a_schedule_skips_while_a_run_is_active_and_stamps_as_of_otherwise(defs):
     schedule = next(s for s in defs.schedules if s.name == "micro_batch_every_5_minutes")
-    instance = dg.DagsterInstance.ephemeral()
     due = parse_as_of("2026-11-01 10:05:00")
-    request = schedule.evaluate_tick(dg.build_schedule_context(instance=instance, scheduled_execution_time=due))
-    assert request.run_requests[0].tags["journey_atc/as_of"] == "2026-11-01 10:05:00"
-    instance.add_run(_active_run())
-    skipped = schedule.evaluate_tick(dg.build_schedule_context(instance=instance, scheduled_execution_time=due))
-    assert not skipped.run_requests and skipped.skip_message
+    with dg.instance_for_test() as instance:
+        request = schedule(dg.build_schedule_context(instance=instance, scheduled_execution_time=due))
+        assert isinstance(request, dg.RunRequest)
+        assert request.tags["journey_atc/as_of"] == "2026-11-01 10:05:00"
+        instance.add_run(_active_run())
+        skipped = schedule(dg.build_schedule_context(instance=instance, scheduled_execution_time=due))
+        assert isinstance(skipped, dg.SkipReason)
 
 
 def _active_run() -> dg.DagsterRun:
