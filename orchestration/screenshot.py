@@ -140,6 +140,7 @@ def running_webserver(timeout: float = 300, env: dict[str, str] | None = None) -
 
 def take_screenshot(url: str, out: Path, path: str = "/asset-groups") -> Path:
     """Open ``url + path`` in headless Chromium, wait for the graph to draw, save a PNG."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -148,6 +149,12 @@ def take_screenshot(url: str, out: Path, path: str = "/asset-groups") -> Path:
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.goto(url + path, wait_until="networkidle", timeout=120_000)
+            # a fresh DAGSTER_HOME greets the first visitor with a newsletter dialog
+            skip = page.get_by_role("button", name="Skip")
+            try:
+                skip.click(timeout=5_000)
+            except PlaywrightTimeout:
+                pass
             # the lineage graph is drawn into an SVG once the layout worker finishes
             page.wait_for_selector("svg", timeout=120_000)
             page.wait_for_timeout(4000)

@@ -220,8 +220,7 @@ def run(tmp_path_factory):
         project = make_project(project_dir)
         settings = {"db_path": str(db), "inbox_dir": str(inbox)}
         definitions = build_definitions(project=project, atc=AtcResource(**settings))
-        graph = definitions.resolve_asset_graph()
-        everything = [*graph.assets_defs]
+        everything = [*definitions.assets, *definitions.asset_checks]
         try:
             yield {
                 "root": root,
