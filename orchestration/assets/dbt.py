@@ -107,12 +107,12 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
             context=context,
             raise_on_error=False,
         )
+        # From the first reported model on, events wait until dbt has finished (and
+        # released the DuckDB lock) so the report can be attached; order is kept, as
+        # Dagster wants a multi-asset's outputs in topological order.
         held: list[Any] = []
         for event in invocation.stream():
-            key = getattr(event, "asset_key", None)
-            if key is None and isinstance(event, dg.Output):
-                key = context.asset_key_for_output(event.output_name)
-            if key is not None and key.path[-1] in REPORTED_MODELS:
+            if held or _reported_model(event, context):
                 held.append(event)
             else:
                 yield event
@@ -124,12 +124,17 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
     return journey_atc_dbt
 
 
+def _reported_model(event: Any, context) -> str | None:
+    if not isinstance(event, dg.Output):
+        return None
+    name = context.asset_key_for_output(event.output_name).path[-1]
+    return name if name in REPORTED_MODELS else None
+
+
 def _with_reports(held: list[Any], atc: AtcResource, as_of, context):
-    """Yield the held events, the Outputs first, each with its Markdown report attached."""
-    outputs = [e for e in held if isinstance(e, dg.Output)]
-    others = [e for e in held if not isinstance(e, dg.Output)]
+    """Yield the held events in order, the reported models' Outputs with their Markdown reports."""
     extra: dict[str, dict[str, Any]] = {}
-    if outputs:
+    if held:
         try:
             with atc.connect() as con:
                 if reports.table_exists(con, "journey_assignments"):
@@ -145,7 +150,6 @@ def _with_reports(held: list[Any], atc: AtcResource, as_of, context):
                     }
         except duckdb.Error as exc:
             context.log.warning(f"could not build the reports: {exc}")
-    for output in outputs:
-        metadata = extra.get(context.asset_key_for_output(output.output_name).path[-1])
-        yield output.with_metadata({**(output.metadata or {}), **metadata}) if metadata else output
-    yield from others
+    for event in held:
+        metadata = extra.get(_reported_model(event, context) or "")
+        yield event.with_metadata({**(event.metadata or {}), **metadata}) if metadata else event
