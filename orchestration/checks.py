@@ -283,7 +283,8 @@ GUARDRAIL_RULES = [
         """,
     ),
     (
-        # daily caps: sends planned now plus those reported in the 24 hours before
+        # caps per channel: sends planned now plus the ledger (reported sends and those
+        # planned by earlier runs) in the day and the week ending at the send
         "caps",
         """
         with planned as (
@@ -292,22 +293,26 @@ GUARDRAIL_RULES = [
             where d.decision = 'send' and not d.is_exempt
             group by d.person_id, d.channel
         ),
-        sent as (
-            select planned.person_id, planned.channel, count(l.person_id) as sent
+        counted as (
+            select
+                planned.person_id,
+                planned.channel,
+                planned.planned,
+                count(l.person_id) filter (where l.sent_at > planned.decided_at - interval 1 day) as day_sent,
+                count(l.person_id) as week_sent
             from planned
             left join int_guardrails__ledger as l
                 on l.person_id = planned.person_id
                 and l.channel = planned.channel
-                and l.ledger_source = 'reported'
-                and l.sent_at > planned.decided_at - interval 1 day
+                and l.sent_at > planned.decided_at - interval 7 day
                 and l.sent_at <= planned.decided_at
-            group by planned.person_id, planned.channel
+            group by planned.person_id, planned.channel, planned.planned
         )
-        select planned.person_id
-        from planned
-        inner join sent on planned.person_id = sent.person_id and planned.channel = sent.channel
-        inner join channel_policies as c on planned.channel = c.channel
-        where planned.planned + sent.sent > c.daily_cap
+        select counted.person_id
+        from counted
+        inner join channel_policies as c on counted.channel = c.channel
+        where counted.planned + counted.day_sent > c.daily_cap
+            or counted.planned + counted.week_sent > c.weekly_cap
         """,
     ),
 ]

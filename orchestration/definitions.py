@@ -45,7 +45,7 @@ def build_definitions(
     return dg.Definitions(
         assets=[raw_landing, dbt_assets_def, *sync_assets],
         asset_checks=[*checks, *sync_checks],
-        jobs=build_jobs(dbt_assets_def, sync_assets),
+        jobs=build_jobs(dbt_assets_def, sync_assets, checks),
         schedules=build_schedules(),
         sensors=[inbox_files_sensor],
         resources={

@@ -42,7 +42,11 @@ PROFILE_REFRESH_CRON = "7 * * * *"
 FULL_REBUILD_CRON = "0 2 * * *"
 
 
-def build_jobs(dbt_assets_def: dg.AssetsDefinition, sync_assets: Sequence[dg.AssetsDefinition]) -> list:
+def build_jobs(
+    dbt_assets_def: dg.AssetsDefinition,
+    sync_assets: Sequence[dg.AssetsDefinition],
+    gate_checks: Sequence[dg.AssetChecksDefinition] = (),
+) -> list:
     syncs = dg.AssetSelection.assets(*sync_assets) if sync_assets else None
     micro_dbt = build_dbt_asset_selection(
         [dbt_assets_def],
@@ -55,6 +59,9 @@ def build_jobs(dbt_assets_def: dg.AssetsDefinition, sync_assets: Sequence[dg.Ass
     profiles = build_dbt_asset_selection(
         [dbt_assets_def], dbt_select="path:dbt_project/models/profiles path:seeds/profiles"
     )
+    # A dbt selection carries only dbt's own tests: add the gates in front of the syncs.
+    if gate_checks:
+        micro = micro | dg.AssetSelection.checks(*gate_checks)
     everything = dg.AssetSelection.all()
     return [
         dg.define_asset_job(

@@ -127,6 +127,8 @@ def test_the_schedules_sensor_and_jobs_an_operator_expects(defs):
     assert micro.tags["journey_atc/warehouse"] == "default"
     selected = {k.path[-1] for k in micro.asset_layer.executable_asset_keys}
     assert {"events", "journey_assignments", "guardrail_decisions"} <= selected
+    gates = {(k.asset_key.path[-1], k.name) for k in micro.asset_layer.asset_graph.asset_check_keys}
+    assert GATE_CHECKS <= gates, "the micro-batch runs every gate in front of its syncs"
     assert "profiles" not in selected, "profiles refresh hourly, not every five minutes"
 
 
@@ -347,13 +349,17 @@ def churned_run(run, first_run):
     dbt_def = next(a for a in run["assets"] if a.node_def.name == "journey_atc_dbt")
     syncs = dg.AssetSelection.key_prefixes(["sync"])
     selection = build_dbt_asset_selection([dbt_def], dbt_select="journeys+") | syncs
+    gates = [c for c in run["defs"].asset_checks if any(k.name != "destination_health" for k in c.check_keys)]
+    selection = selection | dg.AssetSelection.checks(*gates)
     later = run["state"]["as_of"] + timedelta(minutes=30)
     run["state"]["later"] = later
     return _materialize(run, selection=selection, as_of=as_of_for_dbt(later))
 
 
 def test_a_seed_that_moves_most_people_blocks_every_sync_and_leaves_the_sandbox_unchanged(run, churned_run):
-    assert not churned_run.success
+    churn_events = _check_results(churned_run)
+    assert "journey_assignments:assignment_churn" in churn_events, "the gate ran"
+    assert not churned_run.success, churn_events["journey_assignments:assignment_churn"].description
     churn = _check_results(churned_run)["journey_assignments:assignment_churn"]
     assert churn.passed is False and churn.severity == dg.AssetCheckSeverity.ERROR
     assert "confirm_churn: true" in churn.description
