@@ -9,7 +9,13 @@ decisions as (
 ),
 
 violations as (
-    select * from decisions
+    select
+        decision_id,
+        person_id,
+        decision,
+        reason_code,
+        is_fallback
+    from decisions
     where
         reason_code is null
         or (reason_code = 'ok' and (decision != 'send' or is_fallback))

@@ -77,7 +77,7 @@ counted as (
         on
             capped_sends.person_id = ledger.person_id
             and ledger.sent_at > {{ dbt.dateadd('day', -7, 'capped_sends.decided_at') }}
-            and ledger.sent_at <= capped_sends.decided_at
+            and capped_sends.decided_at >= ledger.sent_at
     group by
         capped_sends.person_id,
         capped_sends.channel,

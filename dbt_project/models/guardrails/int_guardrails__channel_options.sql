@@ -48,14 +48,22 @@ suppression_list as (
 open_requests as (
     select
         *,
-        case
-            {%- for i in range(1, 5) %}
-            when {{ dbt.split_part('channel_preference', "'|'", i) }} = requested_channel then {{ i }}
-            {%- endfor %}
-            else 0
-        end as requested_position
+        {{ dbt.position(
+            dbt.concat(["'|'", "requested_channel", "'|'"]),
+            dbt.concat(["'|'", "coalesce(channel_preference, '')", "'|'"])
+        ) }} as requested_offset
     from requests
     where row_block_reason is null
+),
+
+preference_parts as (
+    select 1 as part_number
+    union all
+    select 2 as part_number
+    union all
+    select 3 as part_number
+    union all
+    select 4 as part_number
 ),
 
 policies as (
@@ -88,16 +96,31 @@ chain_requested as (
     from open_requests
 ),
 
+preference_channels as (
+    select
+        open_requests.person_id,
+        open_requests.channel_preference,
+        open_requests.requested_offset,
+        preference_parts.part_number,
+        {{ dbt.split_part('open_requests.channel_preference', "'|'", 'preference_parts.part_number') }} as channel
+    from open_requests
+    cross join preference_parts
+),
+
+-- the channels after the requested one in the journey's preference (all of
+-- them when the requested channel is not listed)
 chain_preference as (
-    {%- for i in range(1, 5) %}
     select
         person_id,
-        {{ dbt.split_part('channel_preference', "'|'", i) }} as channel,
-        1 + {{ i }} as option_order
-    from open_requests
-    where {{ i }} > requested_position
-    {% if not loop.last %}union all{% endif %}
-    {%- endfor %}
+        channel,
+        1 + part_number as option_order
+    from preference_channels
+    where
+        channel != ''
+        and {{ dbt.position(
+            dbt.concat(["'|'", "channel", "'|'"]),
+            dbt.concat(["'|'", "coalesce(channel_preference, '')", "'|'"])
+        ) }} > requested_offset
 ),
 
 chain_fallback as (
@@ -256,7 +279,7 @@ options_suppressed as (
     inner join suppressed
         on
             options_joined.person_id = suppressed.person_id
-            and (suppressed.channel is null or suppressed.channel = options_joined.channel)
+            and (suppressed.channel is null or options_joined.channel = suppressed.channel)
     group by options_joined.person_id, options_joined.channel
 ),
 

@@ -227,11 +227,14 @@ candidate_rules as (
         candidate_local.option_id,
         candidate_local.candidate_at,
         not candidate_local.is_exempt and holidays.region is not null as breaks_holiday,
-        not {{ journey_atc.guardrails_in_window(
-            journey_atc.guardrails_minute_of_day('candidate_local.candidate_local_at'),
-            'candidate_local.window_start_minute',
-            'candidate_local.window_end_minute'
-        ) }} as breaks_quiet_hours,
+        case
+            when {{ journey_atc.guardrails_in_window(
+                journey_atc.guardrails_minute_of_day('candidate_local.candidate_local_at'),
+                'candidate_local.window_start_minute',
+                'candidate_local.window_end_minute'
+            ) }} then false
+            else true
+        end as breaks_quiet_hours,
         not candidate_local.is_exempt and (
             candidate_local.global_day_count + 1 > coalesce(candidate_local.global_daily_cap, 2147483647)
             or candidate_local.global_week_count + 1 > coalesce(candidate_local.global_weekly_cap, 2147483647)

@@ -73,12 +73,11 @@ requests_joined as (
             assignments.channel,
             {{ dbt.split_part('journeys.channel_preference', "'|'", 1) }}
         ) as requested_channel,
-        cast(
-            floor(
-                {{ dbt.datediff('assignments.entered_at', as_of, 'hour') }} / (24.0 * {{ step_days }})
-            ) as {{ dbt.type_bigint() }}
-        ) + 1 as step_number,
-        coalesce(iana_timezones.timezone, '{{ var("atc__default_timezone", "America/New_York") }}') as timezone,
+        {{ dbt.datediff('assignments.entered_at', as_of, 'minute') }} as minutes_since_entry,
+        coalesce(
+            iana_timezones.timezone,
+            '{{ var("atc__default_timezone", "America/New_York") }}'
+        ) as timezone,
         coalesce(profiles.region, '{{ var("atc__default_region", "US") }}') as region,
         profiles.last_engaged_at
     from assignments
@@ -90,12 +89,19 @@ requests_joined as (
         on lower(profiles.timezone) = lower(iana_timezones.timezone)
 ),
 
+requests_stepped as (
+    select
+        *,
+        cast(floor(minutes_since_entry / (1440.0 * {{ step_days }})) as {{ dbt.type_bigint() }}) + 1 as step_number
+    from requests_joined
+),
+
 requests_keyed as (
     select
         *,
         {{ journey_atc.stable_hash(['person_id', 'journey_id', 'entered_at', 'requested_channel', 'step_number']) }}
             as idempotency_key
-    from requests_joined
+    from requests_stepped
 ),
 
 goals_met as (
