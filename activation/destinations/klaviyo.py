@@ -1,0 +1,260 @@
+"""Klaviyo (JSON:API): profiles through bulk import jobs, list membership through list relationships.
+
+Vendor documentation (read for this module):
+* https://developers.klaviyo.com/en/reference/api_overview : ``Authorization: Klaviyo-API-Key
+  <private key>``, a dated ``revision`` header on every request, JSON:API bodies
+  (``application/vnd.api+json``), errors as ``{"errors": [{"status", "code", "title",
+  "detail", "source"}]}``; rate limits per endpoint in fixed windows, burst and steady, with
+  ``RateLimit-*`` headers and ``Retry-After`` on 429.
+* https://developers.klaviyo.com/en/docs/use_klaviyos_bulk_profile_import_api :
+  ``POST /api/profile-bulk-import-jobs`` (up to 10,000 profiles, 5 MB; asynchronous job;
+  optional ``relationships.lists`` adds every imported profile to the list; null values do
+  not clear fields); ``GET /api/profile-bulk-import-jobs/{id}`` and ``/import-errors``.
+  Rate limits: 10/s burst, 150/min steady.
+* Add / Remove Profiles to List: ``POST`` / ``DELETE /api/lists/{id}/relationships/profiles``
+  with ``{"data": [{"type": "profile", "id"}]}``, up to 1,000 per call; 10/s burst, 150/min
+  steady; removing a profile from a list does not change its consent.
+* Get Profiles: ``GET /api/profiles?filter=any(email,[...])``, up to 100 per page.
+
+Objects and modes: ``profile`` (upsert / add-only; every mapped field is sent: a bulk import
+sets what it is given) and ``audience`` (a list named ``audience_id``, looked up with
+``GET /api/lists?filter=equals(name,...)`` and created with ``POST /api/lists`` when missing, or
+used as a list id with ``list_ids: true``; added and changed records are imported with the list
+relationship, which creates missing profiles; removed records are looked up by their mapped
+``external_id`` / ``email`` and removed with ``DELETE``).
+
+Identifiers: mapped ``email`` / ``external_id`` / ``phone_number`` fields go on the profile; the
+record key fills ``identifier`` (``auto``: a key containing ``@`` is an email, anything else an
+``external_id``) unless the payload already carries that field. ``mirror`` is not
+offered for profiles because the bulk import cannot clear fields.
+
+The job is polled until it completes (``job_poll_seconds``, ``job_timeout_seconds``); a job
+that does not finish in time raises ``TransientError`` and the batch is sent again later
+(imports are upserts, so that is safe). Refused profiles come from ``import-errors``.
+
+Settings: ``base_url`` (default ``https://a.klaviyo.com``), ``api_key_env`` (default
+``ATC_KLAVIYO_API_KEY``), ``revision`` (default below), ``identifier`` (``auto`` default,
+``email`` or ``external_id``), ``list_ids``, ``create_lists`` (default true), ``job_poll_seconds``,
+``job_timeout_seconds``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any, ClassVar
+
+from activation.destinations.base import HttpDestination, jsonable, ok, refused
+from activation.http import HttpClient, vendor_message
+from activation.protocol import (
+    Batch,
+    BatchRejected,
+    ConfigurationError,
+    DestinationLimits,
+    Record,
+    RecordResult,
+    TransientError,
+)
+
+REVISION = "2026-04-15"
+MAX_IMPORT = 10_000
+MAX_RELATIONSHIPS = 1000
+MAX_FILTER = 100
+STANDARD_FIELDS = {
+    "email",
+    "phone_number",
+    "external_id",
+    "first_name",
+    "last_name",
+    "organization",
+    "locale",
+    "title",
+    "image",
+}
+POINTER = re.compile(r"/data/attributes/profiles/data/(\d+)")
+JSONAPI = "application/vnd.api+json"
+
+
+class KlaviyoDestination(HttpDestination):
+    name: ClassVar[str] = "klaviyo"
+    limits: ClassVar[DestinationLimits] = DestinationLimits(
+        max_batch_size=MAX_RELATIONSHIPS,  # list relationships take 1,000; imports take up to 10,000
+        max_batch_bytes=5 * 1024 * 1024,
+        requests_per_second=2.5,  # steady 150/min
+        burst=10,  # burst 10/s
+        extra={"max_import_profiles": MAX_IMPORT},
+    )
+    supported_modes: ClassVar[frozenset[str]] = frozenset({"upsert", "add-only", "audience"})
+    supported_objects: ClassVar[frozenset[str]] = frozenset({"profile", "audience"})
+    default_base_url: ClassVar[str] = "https://a.klaviyo.com"
+
+    def _make_client(self) -> HttpClient:
+        self._lists: dict[str, str] = {}
+        key = self.secret("api_key_env", "ATC_KLAVIYO_API_KEY")
+        headers = {
+            "Authorization": f"Klaviyo-API-Key {key.reveal()}",
+            "revision": str(self.settings.get("revision", REVISION)),
+            "Accept": JSONAPI,
+            "Content-Type": JSONAPI,
+        }
+        return self.http(headers=headers, secrets=[key])
+
+    @property
+    def identifier(self) -> str:
+        value = self.settings.get("identifier", "auto")
+        if value not in ("auto", "email", "external_id"):
+            raise ConfigurationError("klaviyo: 'identifier' must be 'auto', 'email' or 'external_id'")
+        return value
+
+    def _key_field(self, record: Record) -> str:
+        """The profile field the record key fills: set by ``identifier``, or an address -> email."""
+        if self.identifier != "auto":
+            return self.identifier
+        return "email" if "@" in str(record.key) else "external_id"
+
+    def _lookup(self, record: Record) -> tuple[str, str]:
+        """The field and value that find this record's profile: a mapped external_id or email first."""
+        for field in ("external_id", "email"):
+            if record.payload.get(field):
+                return field, str(record.payload[field])
+        return self._key_field(record), str(record.key)
+
+    def check(self) -> None:
+        response = self.client.request("GET", "/api/accounts")
+        if response.status_code >= 400:
+            raise ConfigurationError(self.client.redact(f"klaviyo: check failed: {vendor_message(response)}"))
+
+    def _profile(self, record: Record) -> dict[str, Any]:
+        payload = jsonable(dict(record.payload))
+        key_field = self._key_field(record)
+        attributes: dict[str, Any] = {}
+        if not payload.get(key_field):
+            attributes[key_field] = record.key
+        properties: dict[str, Any] = {}
+        for field, value in payload.items():
+            if field in STANDARD_FIELDS:
+                if value is not None:
+                    attributes[field] = value
+            elif value is not None:
+                properties[field] = value
+        if properties:
+            attributes["properties"] = properties
+        return {"type": "profile", "attributes": attributes}
+
+    def write(self, batch: Batch) -> list[RecordResult]:
+        self.accept(batch)
+        problems: dict[int, str] = {}
+        importing = [(i, r) for i, r in enumerate(batch.records) if batch.object == "profile" or r.change != "removed"]
+        removing = [(i, r) for i, r in enumerate(batch.records) if batch.object == "audience" and r.change == "removed"]
+        list_id = self._list_id(str(batch.audience_id)) if batch.object == "audience" else None
+        if importing:
+            problems.update(self._import(importing, list_id))
+        if removing and list_id:
+            self._remove(removing, list_id)
+        return [refused(record, problems[i]) if i in problems else ok(record) for i, record in enumerate(batch.records)]
+
+    def _import(self, records: list[tuple[int, Record]], list_id: str | None) -> dict[int, str]:
+        data: dict[str, Any] = {
+            "type": "profile-bulk-import-job",
+            "attributes": {"profiles": {"data": [self._profile(r) for _, r in records]}},
+        }
+        if list_id:
+            data["relationships"] = {"lists": {"data": [{"type": "list", "id": list_id}]}}
+        response = self._send("POST", "/api/profile-bulk-import-jobs", {"data": data})
+        job = _json(response).get("data") or {}
+        job_id = job.get("id")
+        if not job_id:
+            raise BatchRejected(f"klaviyo: the import answered without a job id ({response.status_code})")
+        job = self._wait(job_id, job)
+        attributes = job.get("attributes") or {}
+        if attributes.get("status") == "cancelled":
+            raise TransientError(f"klaviyo: import job {job_id} was cancelled")
+        if not attributes.get("failed_count"):
+            return {}
+        response = self._send("GET", f"/api/profile-bulk-import-jobs/{job_id}/import-errors")
+        by_identifier = {}
+        for i, r in records:
+            by_identifier[str(r.key).lower()] = i
+            by_identifier[self._lookup(r)[1].lower()] = i
+        problems: dict[int, str] = {}
+        for error in _json(response).get("data") or []:
+            details = error.get("attributes") or {}
+            position = None
+            match = POINTER.search(str((details.get("source") or {}).get("pointer", "")))
+            if match and int(match.group(1)) < len(records):
+                position = records[int(match.group(1))][0]
+            if position is None:
+                original = details.get("original_payload") or {}
+                for field in ("external_id", "email", "phone_number"):
+                    position = by_identifier.get(str(original.get(field, "")).lower())
+                    if position is not None:
+                        break
+            if position is not None:
+                text = details.get("detail") or details.get("title") or "refused"
+                problems[position] = self.client.redact(f"klaviyo: {text}")
+        return problems
+
+    def _wait(self, job_id: str, job: dict[str, Any]) -> dict[str, Any]:
+        poll = float(self.settings.get("job_poll_seconds", 2.0))
+        deadline = time.monotonic() + float(self.settings.get("job_timeout_seconds", 300.0))
+        while (job.get("attributes") or {}).get("status") not in ("complete", "cancelled"):
+            if time.monotonic() > deadline:
+                raise TransientError(f"klaviyo: import job {job_id} did not complete in time")
+            self._sleep(poll)
+            job = _json(self._send("GET", f"/api/profile-bulk-import-jobs/{job_id}")).get("data") or {}
+        return job
+
+    def _remove(self, records: list[tuple[int, Record]], list_id: str) -> None:
+        by_field: dict[str, list[str]] = {}
+        for _, record in records:
+            field, value = self._lookup(record)
+            by_field.setdefault(field, []).append(value)
+        ids: list[str] = []
+        for field, values in by_field.items():
+            for start in range(0, len(values), MAX_FILTER):
+                chunk = values[start : start + MAX_FILTER]
+                params = {"filter": f"any({field},{json.dumps(chunk)})", "page[size]": str(MAX_FILTER)}
+                response = self._send("GET", "/api/profiles", params=params)
+                ids.extend(p["id"] for p in _json(response).get("data") or [] if p.get("id"))
+        # Keys that match no profile are not members: nothing to remove, and the removal holds.
+        for start in range(0, len(ids), MAX_RELATIONSHIPS):
+            body = {"data": [{"type": "profile", "id": pid} for pid in ids[start : start + MAX_RELATIONSHIPS]]}
+            self._send("DELETE", f"/api/lists/{list_id}/relationships/profiles", body)
+
+    def _list_id(self, audience_id: str) -> str:
+        """A Klaviyo list id as is (``list_ids: true``), else a list name looked up and created if missing."""
+        if audience_id in self._lists:
+            return self._lists[audience_id]
+        if self.settings.get("list_ids"):
+            return audience_id
+        response = self._send("GET", "/api/lists", params={"filter": f"equals(name,{json.dumps(audience_id)})"})
+        found = [item["id"] for item in _json(response).get("data") or [] if item.get("id")]
+        if found:
+            self._lists[audience_id] = found[0]
+            return found[0]
+        if not self.settings.get("create_lists", True):
+            raise ConfigurationError(f"klaviyo: no list named {audience_id!r} (set create_lists to create it)")
+        body = {"data": {"type": "list", "attributes": {"name": audience_id}}}
+        created = _json(self._send("POST", "/api/lists", body)).get("data") or {}
+        if not created.get("id"):
+            raise ConfigurationError(f"klaviyo: creating list {audience_id!r} answered without an id")
+        self._lists[audience_id] = created["id"]
+        return created["id"]
+
+    def _send(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None):
+        data = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
+        response = self.client.request(method, path, data=data, params=params)
+        if response.status_code == 404:
+            raise ConfigurationError(self.client.redact(f"klaviyo: {path}: {vendor_message(response)}"))
+        if response.status_code >= 400:
+            raise BatchRejected(self.client.redact(f"klaviyo: {vendor_message(response)}"), status=response.status_code)
+        return response
+
+
+def _json(response) -> Any:
+    try:
+        value = response.json()
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,324 @@
+"""The one HTTP session helper every destination uses.
+
+* a ``requests.Session`` per destination instance, a timeout on every call;
+* retries with tenacity on 408, 429, 5xx, connection errors and timeouts:
+  exponential backoff with jitter, or exactly what the vendor asks for when it
+  sends ``Retry-After`` (seconds or an HTTP date) or a rate-limit reset header
+  (``X-RateLimit-Reset`` epoch seconds as Braze sends it, ``RateLimit-Reset``
+  seconds as Klaviyo sends it), capped at ``max_wait``;
+* fail fast on any other 4xx: the response goes back to the destination, which
+  knows whether the vendor refused one record or the whole batch;
+* 401 / 403 raise ``ConfigurationError``; retries running out raise
+  ``TransientError``;
+* a token bucket (``activation.ratelimit``) paces requests before they leave;
+* ``retries`` counts every retry, for the run summary.
+
+Secrets: credentials come from environment variables named in the settings
+(``api_key_env: ATC_BRAZE_API_KEY``) and live in ``Secret``, whose ``repr`` and
+``str`` are masked. Headers are never logged, and every message this module
+writes or raises passes through ``redact`` first.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_base
+
+from activation.protocol import ConfigurationError, TransientError
+from activation.ratelimit import TokenBucket
+
+log = logging.getLogger("activation.http")
+
+RETRYABLE_STATUS = frozenset({408, 429}) | frozenset(range(500, 600))
+MASK = "********"
+
+
+class Secret:
+    """A credential whose value never shows in ``repr``, ``str``, f-strings or logs."""
+
+    __slots__ = ("_value", "source")
+
+    def __init__(self, value: str, source: str = "") -> None:
+        self._value = value
+        self.source = source  # the environment variable's name, safe to show
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({self.source or 'value'}={MASK})"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __reduce__(self):  # never pickled in clear
+        raise TypeError("Secret values cannot be pickled")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and (other._value, other.source) == (self._value, self.source)
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self.source))
+
+
+def read_secret(
+    settings: Mapping[str, Any],
+    field: str,
+    env: Mapping[str, str] | None = None,
+    *,
+    destination: str,
+    default_env: str | None = None,
+) -> Secret:
+    """Read the credential whose environment variable is named in ``settings[field]``.
+
+    Variables named ``ATC_SANDBOX_*`` fall back to the sandbox's documented
+    default, so pointing a sync at the local sandbox needs no configuration.
+    """
+    from activation.sandbox.credentials import SANDBOX_DEFAULTS
+
+    env = os.environ if env is None else env
+    var = settings.get(field) or default_env
+    if not var:
+        raise ConfigurationError(f"{destination}: setting {field!r} (the environment variable holding it) is missing")
+    value = env.get(var)
+    if not value and var in SANDBOX_DEFAULTS:
+        value = SANDBOX_DEFAULTS[var]
+    if not value:
+        raise ConfigurationError(f"{destination}: environment variable {var} is not set")
+    return Secret(value, source=var)
+
+
+def redact(text: str, secrets: Iterable[Secret | str]) -> str:
+    """Replace every secret value (and its basic-auth / base64 forms) in ``text``."""
+    import base64
+
+    for secret in secrets:
+        value = secret.reveal() if isinstance(secret, Secret) else secret
+        if not value:
+            continue
+        text = text.replace(value, MASK)
+        b64 = base64.b64encode(value.encode()).decode()
+        text = text.replace(b64, MASK)
+    return text
+
+
+@dataclass
+class RetryPolicy:
+    """How hard to try. Settings keys: ``timeout``, ``retry_attempts``, ``retry_initial_wait``,
+    ``retry_max_wait`` (seconds). Tests shorten them; production keeps the defaults."""
+
+    timeout: float = 30.0
+    attempts: int = 6
+    initial_wait: float = 0.5
+    max_wait: float = 60.0
+    jitter: float = 0.5
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> RetryPolicy:
+        policy = cls()
+        for key, attr in (
+            ("timeout", "timeout"),
+            ("retry_attempts", "attempts"),
+            ("retry_initial_wait", "initial_wait"),
+            ("retry_max_wait", "max_wait"),
+            ("retry_jitter", "jitter"),
+        ):
+            if settings.get(key) is not None:
+                setattr(policy, attr, type(getattr(policy, attr))(settings[key]))
+        return policy
+
+
+class _Retryable(Exception):
+    """Internal: a response or error worth another attempt."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds the vendor asks us to wait, from ``Retry-After`` or a rate-limit reset header."""
+    now = time.time() if now is None else now
+    value = headers.get("Retry-After")
+    if value:
+        value = value.strip()
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                when = None
+            if when is not None:
+                return max(0.0, when.timestamp() - now)
+    for name in ("X-RateLimit-Reset", "RateLimit-Reset", "X-Rate-Limit-Reset"):
+        value = headers.get(name)
+        if not value:
+            continue
+        try:
+            number = float(value.split(",")[0].strip())
+        except ValueError:
+            continue
+        # Epoch seconds (Braze) or seconds until the window resets (Klaviyo, IETF draft).
+        return max(0.0, number - now) if number > 1_000_000_000 else max(0.0, number)
+    return None
+
+
+class _wait_vendor_or_backoff(wait_base):
+    """Wait what the vendor asked for, else exponential backoff with full jitter; capped."""
+
+    def __init__(self, policy: RetryPolicy, rng: random.Random) -> None:
+        self.policy = policy
+        self.rng = rng
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        asked = getattr(exc, "retry_after", None)
+        if asked is not None:
+            return min(self.policy.max_wait, asked + self.rng.uniform(0, min(self.policy.jitter, 0.25)))
+        base = self.policy.initial_wait * (2 ** (retry_state.attempt_number - 1))
+        return min(self.policy.max_wait, base + self.rng.uniform(0, self.policy.jitter))
+
+
+class HttpClient:
+    """One per destination instance: session, pacing, retries, classification."""
+
+    def __init__(
+        self,
+        destination: str,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        secrets: Iterable[Secret] = (),
+        policy: RetryPolicy | None = None,
+        bucket: TokenBucket | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        seed: int | None = None,
+    ) -> None:
+        self.destination = destination
+        self.base_url = base_url.rstrip("/")
+        self.policy = policy or RetryPolicy()
+        self.bucket = bucket
+        self.secrets = list(secrets)
+        self.retries = 0
+        self.requests = 0
+        self._sleep = sleep
+        self._rng = random.Random(seed)
+        self.session = requests.Session()
+        self.session.headers.update({"Accept": "application/json", "User-Agent": "journey-atc-activation"})
+        if headers:
+            self.session.headers.update(headers)
+        if auth:
+            self.session.auth = auth
+            self.secrets.append(Secret(f"{auth[0]}:{auth[1]}", source="basic auth"))  # and its base64 form
+
+    def redact(self, text: str) -> str:
+        return redact(text, self.secrets)
+
+    def url(self, path: str) -> str:
+        if not path:
+            return self.base_url
+        return self.base_url + (path if path.startswith("/") else "/" + path)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        data: bytes | None = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """Send one request with retries; return the response for 2xx/3xx and non-retryable 4xx.
+
+        Raises ``ConfigurationError`` on 401/403 and ``TransientError`` when the
+        retries run out.
+        """
+        url = self.url(path)
+        path = path or "/"
+        retrying = Retrying(
+            stop=stop_after_attempt(max(1, self.policy.attempts)),
+            wait=_wait_vendor_or_backoff(self.policy, self._rng),
+            retry=retry_if_exception_type(_Retryable),
+            sleep=self._sleep,
+            before_sleep=self._before_sleep(method, path),
+            reraise=True,
+        )
+        try:
+            return retrying(self._attempt, method, url, path, json, data, params, headers)
+        except _Retryable as exc:
+            raise TransientError(
+                self.redact(f"{self.destination}: {method} {path} failed after {self.policy.attempts} attempts: {exc}"),
+                status=exc.status,
+                retry_after=exc.retry_after,
+            ) from None
+
+    def _before_sleep(self, method: str, path: str):
+        def before_sleep(retry_state: RetryCallState) -> None:
+            self.retries += 1
+            exc = retry_state.outcome.exception() if retry_state.outcome else None
+            wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
+            log.warning(
+                self.redact(
+                    f"{self.destination}: {method} {path}: {exc}; retry {retry_state.attempt_number} in {wait:.2f} s"
+                )
+            )
+
+        return before_sleep
+
+    def _attempt(self, method, url, path, json, data, params, headers) -> requests.Response:
+        if self.bucket is not None:
+            self.bucket.acquire()
+        self.requests += 1
+        try:
+            response = self.session.request(
+                method, url, json=json, data=data, params=params, headers=headers, timeout=self.policy.timeout
+            )
+        except requests.Timeout as exc:
+            raise _Retryable(f"timed out ({type(exc).__name__})") from None
+        except requests.ConnectionError as exc:
+            raise _Retryable(f"connection failed ({type(exc).__name__})") from None
+        status = response.status_code
+        log.debug(f"{self.destination}: {method} {path} -> {status}")
+        if status in (401, 403):
+            raise ConfigurationError(
+                self.redact(
+                    f"{self.destination}: {method} {path} answered {status} (check the credentials and their "
+                    f"permissions): {_body_excerpt(response)}"
+                )
+            )
+        if status in RETRYABLE_STATUS:
+            raise _Retryable(
+                self.redact(f"answered {status}: {_body_excerpt(response)}"),
+                status=status,
+                retry_after=parse_retry_after(response.headers),
+            )
+        return response
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _body_excerpt(response: requests.Response, limit: int = 300) -> str:
+    text = (response.text or "").strip().replace("\n", " ")
+    return text[:limit] if text else response.reason or ""
+
+
+def vendor_message(response: requests.Response, limit: int = 500) -> str:
+    """The vendor's own words from an error body, for messages and RecordResults."""
+    return f"{response.status_code} {_body_excerpt(response, limit)}"

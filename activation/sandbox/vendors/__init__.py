@@ -1,0 +1,1 @@
+"""Vendor emulations mounted by the sandbox app."""

@@ -1,0 +1,660 @@
+"""Each destination speaks its vendor's API: checked against the sandbox, which validates and stores."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import time
+
+import pytest
+import requests
+
+from activation.destinations import build_destination, destination_class, destination_names, sandbox_settings
+from activation.http import Secret, parse_retry_after
+from activation.protocol import (
+    Batch,
+    BatchRejected,
+    ConfigurationError,
+    Destination,
+    Record,
+    RecordResult,
+    TransientError,
+)
+from activation.sandbox import SANDBOX_DEFAULTS, SandboxServer
+
+FAST = {
+    "retry_attempts": 3,
+    "retry_initial_wait": 0.01,
+    "retry_max_wait": 0.5,
+    "retry_jitter": 0.01,
+    "timeout": 5,
+    "requests_per_second": 1000,
+    "burst": 1000,
+    "job_poll_seconds": 0.01,
+}
+AUDIENCE = {
+    "braze": "welcome",
+    "iterable": "1001",
+    "customerio": "1",
+    "klaviyo": "welcome",
+    "segment": "welcome",
+    "webhook": "welcome",
+}
+ALL = destination_names()
+
+
+@pytest.fixture(scope="module")
+def server():
+    with SandboxServer() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture()
+def sandbox(server):
+    server.reset()
+    yield server
+    server.reset()
+
+
+class Sleeps(list):
+    """Records the waits asked for, without waiting."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def make(name: str, sandbox, env=None, sleep=None, **extra):
+    settings = {**sandbox_settings(name, sandbox.url), **FAST, **extra}
+    cls = destination_class(name)
+    if sleep is not None:
+        return cls(settings, env or {}, sleep=sleep)
+    return build_destination(name, settings, env or {})
+
+
+def rec(key, change="added", idem=None, previous=None, **payload):
+    return Record(
+        key=key, change=change, payload=payload, idempotency_key=idem or f"k-{key}-{change}", previous=previous
+    )
+
+
+def profile_batch(records, mode="upsert"):
+    return Batch(sync_name="people", object="profile", mode=mode, records=records)
+
+
+def audience_batch(name, records):
+    return Batch(sync_name="journeys", object="audience", mode="audience", records=records, audience_id=AUDIENCE[name])
+
+
+def state_list_id(state, name):
+    return next(list_id for list_id, list_name in state["list_names"].items() if list_name == name)
+
+
+def key_for(name, i):
+    return f"user{i}@example.com" if name in ("iterable", "klaviyo") else f"user{i}"
+
+
+# -- the protocol ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_destination_follows_the_protocol_and_passes_its_check(sandbox, name):
+    destination = make(name, sandbox)
+    assert isinstance(destination, Destination)
+    assert destination.limits.max_batch_size > 0
+    assert destination.supported_modes <= {"upsert", "mirror", "add-only", "audience"}
+    destination.check()
+
+
+def test_modes_are_declared_honestly():
+    assert "mirror" not in destination_class("klaviyo").supported_modes  # bulk import cannot clear fields
+    assert "mirror" not in destination_class("iterable").supported_modes
+    assert "event" not in destination_class("klaviyo").supported_objects
+    for name in ALL:
+        assert "audience" in destination_class(name).supported_modes
+
+
+def test_an_unsupported_mode_is_refused_not_skipped(sandbox):
+    klaviyo = make("klaviyo", sandbox)
+    with pytest.raises(ConfigurationError, match="mirror"):
+        klaviyo.write(profile_batch([rec("a@x.io", email="a@x.io")], mode="mirror"))
+    assert sandbox.state()["klaviyo"]["profiles"] == {}
+
+
+def test_an_unknown_destination_names_the_known_ones():
+    with pytest.raises(ConfigurationError, match="braze"):
+        build_destination("mailchimp", {})
+
+
+# -- payload shapes, checked by the sandbox and read back from its state ----------------------
+
+
+def test_braze_sends_only_changed_attributes_and_clears_removed_ones(sandbox):
+    braze = make("braze", sandbox)
+    first = braze.write(profile_batch([rec("u1", email="a@x.io", plan="gold", journey="welcome")], mode="mirror"))
+    assert first == [RecordResult(key="u1", ok=True)]
+    changed = rec(
+        "u1",
+        "changed",
+        previous={"email": "a@x.io", "plan": "gold", "journey": "welcome"},
+        email="a@x.io",
+        plan="gold",
+        journey="vip",
+    )
+    braze.write(profile_batch([changed], mode="mirror"))
+    assert sandbox.state()["braze"]["users"]["u1"] == {"email": "a@x.io", "plan": "gold", "journey": "vip"}
+    braze.write(profile_batch([rec("u1", "removed", email="a@x.io", plan="gold", journey="vip")], mode="mirror"))
+    assert sandbox.state()["braze"]["users"]["u1"] == {"email": "a@x.io"}
+
+
+def test_braze_audience_adds_and_removes_the_journey_and_sends_transition_events(sandbox):
+    braze = make("braze", sandbox, time_field="entered_at")
+    braze.write(audience_batch("braze", [rec("u1", entered_at="2026-11-01 08:00:00", channel="email"), rec("u2")]))
+    braze.write(audience_batch("braze", [rec("u2", "removed")]))
+    state = sandbox.state()["braze"]
+    assert state["users"] == {"u1": {"journeys": ["welcome"]}, "u2": {"journeys": []}}
+    names = [(e["external_id"], e["name"]) for e in state["events"]]
+    assert names == [("u1", "journey_entered"), ("u2", "journey_entered"), ("u2", "journey_exited")]
+    assert state["events"][0]["time"] == "2026-11-01T08:00:00Z"
+    assert state["events"][0]["properties"]["channel"] == "email"
+
+
+def test_braze_splits_a_full_audience_batch_without_breaking_the_75_object_limit(sandbox):
+    braze = make("braze", sandbox)
+    size = braze.max_records(audience_batch("braze", []))
+    assert size * 2 <= 75
+    results = braze.write(audience_batch("braze", [rec(f"u{i}") for i in range(size)]))
+    assert all(r.ok for r in results)
+    assert len(sandbox.state()["braze"]["users"]) == size
+
+
+def test_iterable_bulk_update_and_list_membership(sandbox):
+    iterable = make("iterable", sandbox)
+    iterable.write(profile_batch([rec("a@x.io", journey="welcome", score=3)]))
+    iterable.write(audience_batch("iterable", [rec("a@x.io"), rec("b@x.io")]))
+    iterable.write(audience_batch("iterable", [rec("b@x.io", "removed")]))
+    state = sandbox.state()["iterable"]
+    assert state["users"]["email:a@x.io"]["dataFields"] == {"journey": "welcome", "score": 3}
+    assert state["lists"]["1001"] == ["email:a@x.io"]
+
+
+def test_customerio_identifies_people_and_keeps_manual_segment_membership(sandbox):
+    cio = make("customerio", sandbox)
+    cio.write(profile_batch([rec("42", email="a@x.io", journey="welcome")]))
+    cio.write(audience_batch("customerio", [rec("42"), rec("43", email="b@x.io")]))
+    cio.write(audience_batch("customerio", [rec("42", "removed")]))
+    cio.write(
+        Batch("events", "event", "add-only", [rec("42", name="journey_entered", attributes={"journey": "welcome"})])
+    )
+    state = sandbox.state()["customerio"]
+    assert state["people"]["42"] == {"id": "42", "email": "a@x.io", "journey": "welcome"}
+    assert state["segments"]["1"] == ["43"]
+    assert state["events"][0]["name"] == "journey_entered"
+
+
+def test_klaviyo_imports_profiles_and_keeps_list_relationships(sandbox):
+    klaviyo = make("klaviyo", sandbox)
+    klaviyo.write(profile_batch([rec("a@x.io", first_name="Ada", journey="welcome")]))
+    klaviyo.write(audience_batch("klaviyo", [rec("a@x.io"), rec("b@x.io")]))
+    klaviyo.write(audience_batch("klaviyo", [rec("a@x.io", "removed"), rec("never@x.io", "removed")]))
+    state = sandbox.state()["klaviyo"]
+    by_email = {p["email"]: pid for pid, p in state["profiles"].items()}
+    assert state["profiles"][by_email["a@x.io"]] == {
+        "email": "a@x.io",
+        "first_name": "Ada",
+        "properties": {"journey": "welcome"},
+    }
+    assert sandbox.members("klaviyo", "welcome") == {"b@x.io"}
+    assert state["lists"][state_list_id(state, "welcome")] == [by_email["b@x.io"]]
+
+
+def test_segment_sends_identify_and_audience_events_with_deterministic_message_ids(sandbox):
+    segment = make("segment", sandbox)
+    batch = audience_batch("segment", [rec("u1", idem="sync:u1:abc", channel="sms")])
+    segment.write(batch)
+    segment.write(batch)  # a re-sent batch (say after a timeout) is deduplicated by messageId
+    segment.write(audience_batch("segment", [rec("u1", "removed", idem="sync:u1:gone")]))
+    state = sandbox.state()["segment"]
+    assert state["users"]["u1"] == {"welcome": False, "channel": "sms"}
+    assert [(e["event"], e["messageId"]) for e in state["events"]] == [
+        ("Audience Entered", "sync:u1:abc-track"),
+        ("Audience Exited", "sync:u1:gone-track"),
+    ]
+    assert state["events"][0]["properties"] == {"audience_key": "welcome", "channel": "sms"}
+
+
+def test_the_webhook_sends_one_signed_payload_per_transition(sandbox):
+    webhook = make("webhook", sandbox)
+    webhook.write(audience_batch("webhook", [rec("u1", idem="i1", channel="email")]))
+    webhook.write(
+        audience_batch("webhook", [rec("u1", "changed", idem="i2", previous={"channel": "email"}, channel="sms")])
+    )
+    webhook.write(audience_batch("webhook", [rec("u1", "removed", idem="i3", channel="sms")]))
+    webhook.write(
+        audience_batch("webhook", [rec("u1", "removed", idem="i3", channel="sms")])
+    )  # re-sent: same webhook-id
+    state = sandbox.state()["webhook"]
+    assert [(d["id"], d["type"]) for d in state["deliveries"]] == [
+        ("i1", "audience.entered"),
+        ("i2", "audience.changed"),
+        ("i3", "audience.exited"),
+    ]
+    assert state["deliveries"][1]["data"]["previous"] == {"channel": "email"}
+    assert state["members"] == {"welcome": {}}
+
+
+def test_webhook_signatures_verify_with_an_independent_implementation(sandbox):
+    from activation.destinations.webhook import WebhookDestination
+
+    captured = {}
+
+    class Capture(WebhookDestination):
+        def _post(self, msg_id, payload):
+            response = super()._post(msg_id, payload)
+            captured.update(response.request.headers, body=response.request.body)
+            return response
+
+    destination = Capture({**sandbox_settings("webhook", sandbox.url), **FAST}, {})
+    destination.write(audience_batch("webhook", [rec("u1", idem="msg_2KWPBgLlAfxdpx2AI54pPJ85f4W")]))
+    secret = SANDBOX_DEFAULTS["ATC_SANDBOX_WEBHOOK_SECRET"]
+    # The Standard Webhooks reference algorithm, written out independently.
+    key = base64.b64decode(secret.split("_", 1)[1])
+    signed = f"{captured['webhook-id']}.{captured['webhook-timestamp']}.{captured['body'].decode()}"
+    expected = base64.b64encode(hmac.new(key, signed.encode(), hashlib.sha256).digest()).decode()
+    assert captured["webhook-id"] == "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"
+    assert abs(int(captured["webhook-timestamp"]) - time.time()) < 60
+    assert captured["webhook-signature"].split(" ") == [f"v1,{expected}"]
+    assert json.loads(captured["body"])["type"] == "audience.entered"
+
+
+# -- limits ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_a_full_batch_at_the_declared_limit_is_accepted_by_the_vendor(sandbox, name):
+    destination = make(name, sandbox)
+    obj = "profile"
+    size = destination.max_records(Batch("s", obj, "upsert", []))
+    records = [rec(key_for(name, i), email=f"user{i}@example.com", note="x" * 200) for i in range(size)]
+    results = destination.write(profile_batch(records))
+    assert len(results) == size and all(r.ok for r in results), [r for r in results if not r.ok][:3]
+
+
+@pytest.mark.parametrize("name", ["segment", "customerio"])
+def test_a_batch_over_500_kb_is_split_into_requests_the_vendor_accepts(sandbox, name):
+    destination = make(name, sandbox)
+    records = [rec(f"user{i}", blob="y" * 20_000) for i in range(40)]  # about 800 KB in all
+    results = destination.write(profile_batch(records))
+    assert all(r.ok for r in results)
+    stored = sandbox.state()[name]["users" if name == "segment" else "people"]
+    assert len(stored) == 40
+    assert sandbox.state()[name]["stats"]["requests"] >= 2
+
+
+@pytest.mark.parametrize("name", ["segment", "customerio"])
+def test_a_record_over_32_kb_is_refused_without_sending_it(sandbox, name):
+    destination = make(name, sandbox)
+    results = destination.write(profile_batch([rec("small", plan="a"), rec("huge", blob="z" * 40_000)]))
+    assert [r.ok for r in results] == [True, False]
+    assert "32768" in results[1].message
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_a_batch_larger_than_declared_is_refused_so_the_engine_splits_it(sandbox, name):
+    destination = make(name, sandbox)
+    size = destination.max_records(Batch("s", "profile", "upsert", []))
+    with pytest.raises(BatchRejected):
+        destination.write(profile_batch([rec(key_for(name, i)) for i in range(size + 1)]))
+
+
+# -- error classification --------------------------------------------------------------------------
+
+
+WRONG = {
+    "braze": {"ATC_SANDBOX_BRAZE_API_KEY": "wrong-braze-key-7f3a"},
+    "iterable": {"ATC_SANDBOX_ITERABLE_API_KEY": "wrong-iterable-key-7f3a"},
+    "customerio": {"ATC_SANDBOX_CUSTOMERIO_API_KEY": "wrong-cio-key-7f3a"},
+    "klaviyo": {"ATC_SANDBOX_KLAVIYO_API_KEY": "pk_wrong_klaviyo_7f3a"},
+    "segment": {"ATC_SANDBOX_SEGMENT_WRITE_KEY": "wrong-segment-key-7f3a"},
+    "webhook": {"ATC_SANDBOX_WEBHOOK_SECRET": "whsec_" + base64.b64encode(b"wrong-webhook-secret-7f3a").decode()},
+}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_a_wrong_credential_is_a_configuration_error_that_never_shows_the_credential(sandbox, name, caplog, capsys):
+    caplog.set_level(logging.DEBUG)
+    destination = make(name, sandbox, env=WRONG[name])
+    with pytest.raises(ConfigurationError) as error:
+        destination.write(audience_batch(name, [rec(key_for(name, 1))]))
+    with pytest.raises(ConfigurationError) as check_error:
+        destination.check()
+    secret = next(iter(WRONG[name].values()))
+    encoded = base64.b64encode(secret.encode()).decode()
+    out, err = capsys.readouterr()
+    for text in (
+        str(error.value),
+        repr(error.value),
+        str(check_error.value),
+        caplog.text,
+        out,
+        err,
+        repr(destination.client.secrets),
+    ):
+        assert secret not in text and encoded[:16] not in text
+    assert "401" in str(error.value)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_429_is_retried_after_the_wait_the_vendor_asks_for(sandbox, name):
+    sandbox.set_faults({"vendors": {name: {"throttle_next": 2, "retry_after": 7}}})
+    sleeps = Sleeps()
+    destination = make(name, sandbox, sleep=sleeps, retry_max_wait=30)
+    results = destination.write(audience_batch(name, [rec(key_for(name, 1))]))
+    assert all(r.ok for r in results)
+    assert destination.retries == 2
+    assert [round(s) for s in sleeps if s >= 1] == [7, 7]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_5xx_is_retried_and_then_reported_as_transient(sandbox, name):
+    sandbox.set_faults({"vendors": {name: {"outage": True}}})
+    destination = make(name, sandbox)
+    with pytest.raises(TransientError) as error:
+        destination.write(audience_batch(name, [rec(key_for(name, 1))]))
+    assert error.value.status == 503
+    assert destination.retries == FAST["retry_attempts"] - 1
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_a_dropped_connection_and_a_5xx_are_retried_until_the_write_succeeds(sandbox, name):
+    sandbox.set_faults({"vendors": {name: {"drop_next": 1, "fail_next": 1, "fail_status": 502}}})
+    destination = make(name, sandbox, retry_attempts=4)
+    results = destination.write(audience_batch(name, [rec(key_for(name, 1))]))
+    assert all(r.ok for r in results)
+    assert destination.retries == 2
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if n != "webhook"])
+@pytest.mark.parametrize("status", [400, 413])
+def test_a_refused_batch_is_batch_rejected(sandbox, name, status):
+    sandbox.set_faults({"vendors": {name: {"fail_next": 1, "fail_status": status}}})
+    destination = make(name, sandbox)
+    with pytest.raises(BatchRejected) as error:
+        destination.write(profile_batch([rec(key_for(name, 1), plan="a")]))
+    assert error.value.status == status
+    assert destination.retries == 0
+
+
+def test_a_webhook_receiver_refusing_one_payload_refuses_that_record_only(sandbox):
+    sandbox.set_faults({"vendors": {"webhook": {"reject_pattern": "^bad"}}})
+    results = make("webhook", sandbox).write(audience_batch("webhook", [rec("good1"), rec("bad2"), rec("good3")]))
+    assert [r.ok for r in results] == [True, False, True]
+    assert "422" in results[1].message and "bad2" in results[1].message
+
+
+@pytest.mark.parametrize("name", ["braze", "iterable", "customerio", "klaviyo"])
+def test_a_record_the_vendor_refuses_gets_its_message_and_the_others_are_applied(sandbox, name):
+    sandbox.set_faults({"vendors": {name: {"reject_pattern": "@blocked\\."}}})
+    keys = {"iterable": ("ok@x.io", "no@blocked.io"), "klaviyo": ("ok@x.io", "no@blocked.io")}
+    good, bad = keys.get(name, ("u-ok", "u-bad"))
+    records = [rec(good, email="ok@x.io", plan="a"), rec(bad, email="no@blocked.io", plan="b")]
+    results = make(name, sandbox).write(profile_batch(records))
+    assert [r.ok for r in results] == [True, False]
+    assert "blocked" in results[1].message
+    assert not results[1].retryable
+
+
+def test_an_invalid_email_is_a_record_result_with_brazes_own_words(sandbox):
+    results = make("braze", sandbox).write(profile_batch([rec("u1", email="a@x.io"), rec("u2", email="not-an-email")]))
+    assert results[0].ok and not results[1].ok
+    assert results[1].message == "Invalid email address: 'not-an-email'"
+
+
+# -- secrets and configuration ---------------------------------------------------------------------
+
+
+def test_a_secret_is_masked_wherever_it_is_printed():
+    secret = Secret("s3cr3t-value", source="ATC_BRAZE_API_KEY")
+    assert "s3cr3t" not in repr(secret) and "s3cr3t" not in str(secret) and "s3cr3t" not in f"{secret}"
+    assert "ATC_BRAZE_API_KEY" in repr(secret)
+
+
+def test_a_credential_written_into_the_settings_is_refused():
+    with pytest.raises(ConfigurationError, match="api_key_env"):
+        build_destination("braze", {"api_key": "literal"}, {})
+
+
+def test_a_missing_credential_names_the_variable_not_a_value():
+    with pytest.raises(ConfigurationError, match="ATC_BRAZE_API_KEY is not set"):
+        build_destination("braze", {}, {})
+
+
+def test_sandbox_credentials_need_no_configuration(sandbox):
+    make("segment", sandbox, env={}).check()
+
+
+def test_retry_after_and_reset_headers_are_understood():
+    now = 1_800_000_000
+    assert parse_retry_after({"Retry-After": "12"}, now) == 12
+    assert parse_retry_after({"Retry-After": "Thu, 01 Jan 2027 00:00:10 GMT"}, 1798761600) == 10
+    assert parse_retry_after({"X-RateLimit-Reset": str(now + 5)}, now) == 5
+    assert parse_retry_after({"RateLimit-Reset": "3"}, now) == 3
+    assert parse_retry_after({}, now) is None
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_audience_members_read_back_as_the_keys_that_were_written(sandbox, name):
+    destination = make(name, sandbox)
+    keys = [key_for(name, i) for i in range(5)]
+    destination.write(audience_batch(name, [rec(k) for k in keys]))
+    destination.write(audience_batch(name, [rec(keys[0], "removed"), rec(keys[3], "removed")]))
+    assert sandbox.members(name, AUDIENCE[name]) == {keys[1], keys[2], keys[4]}
+    response = requests.get(f"{sandbox.url}/_sandbox/members/{name}/{AUDIENCE[name]}")
+    assert response.json() == sorted({keys[1], keys[2], keys[4]})
+
+
+def test_a_resent_customerio_event_is_deduplicated_by_its_ulid(sandbox):
+    cio = make("customerio", sandbox)
+    batch = Batch("events", "event", "add-only", [rec("42", idem="evt-1", name="journey_entered")])
+    cio.write(batch)
+    time.sleep(1.1)  # a re-send a second later carries the same id
+    cio.write(batch)
+    events = sandbox.state()["customerio"]["events"]
+    assert len(events) == 1
+    assert len(events[0]["id"]) == 26
+
+
+MIXED_FAULTS = {
+    "error_rate": 0.15,
+    "drop_rate": 0.1,
+    "throttle_rate": 0.1,
+    "lose_rate": 0.1,
+    "retry_after": 0,
+}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_under_mixed_faults_every_change_lands_once_after_re_sending_unacknowledged_batches(sandbox, name):
+    sandbox.set_faults({"seed": 5, "vendors": {name: MIXED_FAULTS}})
+    destination = make(name, sandbox, retry_attempts=2)
+    keys = [key_for(name, i) for i in range(24)]
+    waves = [
+        [rec(k, idem=f"in-{k}") for k in keys[:12]],
+        [rec(k, idem=f"in-{k}") for k in keys[12:]],
+        [rec(k, "removed", idem=f"out-{k}") for k in keys[::3]],
+    ]
+    transient = 0
+    for records in waves:
+        for _ in range(30):  # what the engine does: an unacknowledged batch is sent again on the next run
+            try:
+                results = destination.write(audience_batch(name, records))
+            except TransientError:
+                transient += 1
+                continue
+            assert all(r.ok for r in results)
+            break
+        else:
+            pytest.fail("a batch never got through")
+    assert sandbox.members(name, AUDIENCE[name]) == set(keys) - set(keys[::3])
+    injected = (
+        sandbox.state()["faults"]
+        if "faults" in sandbox.state()
+        else requests.get(f"{sandbox.url}/_sandbox/state").json()["faults"]
+    )
+    assert sum(injected[name].values()) > 0
+    if name == "segment":
+        events = sandbox.state()["segment"]["events"]
+        assert len(events) == len({e["messageId"] for e in events}) == 24 + 8
+    if name == "webhook":
+        deliveries = sandbox.state()["webhook"]["deliveries"]
+        assert len(deliveries) == len({d["id"] for d in deliveries}) == 24 + 8
+
+
+CREDENTIAL_VARS = {
+    "braze": ["ATC_SANDBOX_BRAZE_API_KEY"],
+    "iterable": ["ATC_SANDBOX_ITERABLE_API_KEY"],
+    "customerio": ["ATC_SANDBOX_CUSTOMERIO_SITE_ID", "ATC_SANDBOX_CUSTOMERIO_API_KEY"],
+    "klaviyo": ["ATC_SANDBOX_KLAVIYO_API_KEY"],
+    "segment": ["ATC_SANDBOX_SEGMENT_WRITE_KEY"],
+    "webhook": ["ATC_SANDBOX_WEBHOOK_SECRET"],
+}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_a_run_with_retries_rejections_and_failures_logs_no_credential(sandbox, name, caplog, capsys):
+    caplog.set_level(logging.DEBUG)
+    destination = make(name, sandbox)
+    sandbox.set_faults(
+        {"vendors": {name: {"throttle_next": 1, "retry_after": 0, "reject_pattern": "bad", "drop_next": 1}}}
+    )
+    results = destination.write(
+        audience_batch(name, [rec(key_for(name, 1)), rec("bad@x.io" if name in ("iterable", "klaviyo") else "bad")])
+    )
+    sandbox.set_faults({"vendors": {name: {"outage": True}}})
+    with pytest.raises(TransientError) as error:
+        destination.write(audience_batch(name, [rec(key_for(name, 2))]))
+    out, err = capsys.readouterr()
+    texts = [caplog.text, out, err, str(error.value), repr(destination.__dict__)] + [r.message or "" for r in results]
+    assert "retry" in caplog.text
+    for var in CREDENTIAL_VARS[name]:
+        value = SANDBOX_DEFAULTS[var]
+        for text in texts:
+            assert value not in text
+            assert base64.b64encode(value.encode()).decode()[:12] not in text
+
+
+def test_a_call_slower_than_the_timeout_is_retried_then_transient(sandbox):
+    sandbox.set_faults({"vendors": {"braze": {"latency_ms": 400}}})
+    braze = make("braze", sandbox, timeout=0.1, retry_attempts=2)
+    with pytest.raises(TransientError, match="timed out"):
+        braze.write(profile_batch([rec("u1", plan="a")]))
+    assert braze.retries == 1
+
+
+def test_the_token_bucket_paces_requests_at_the_declared_rate():
+    from activation.ratelimit import TokenBucket
+
+    now = [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    bucket = TokenBucket(2.0, 2, clock=lambda: now[0], sleep=sleep)
+    for _ in range(6):
+        bucket.acquire()
+    # two tokens at once, then one every half second
+    assert now[0] == pytest.approx(2.0)
+    assert bucket.waited_seconds == pytest.approx(2.0)
+
+
+def test_a_destination_paces_itself_from_its_limits(sandbox):
+    segment = make("segment", sandbox, requests_per_second=5, burst=1)
+    started = time.perf_counter()
+    for i in range(3):
+        segment.write(profile_batch([rec(f"u{i}", plan="a")]))
+    assert time.perf_counter() - started >= 0.4  # three requests at five per second, burst one: two waits
+    assert segment.bucket.waited_seconds >= 0.35
+
+
+def test_klaviyo_waits_for_a_slow_import_job_before_acknowledging(sandbox):
+    sandbox.set_faults({"vendors": {"klaviyo": {"job_pending_polls": 3}}})
+    sleeps = Sleeps()
+    klaviyo = destination_class("klaviyo")({**sandbox_settings("klaviyo", sandbox.url), **FAST}, {}, sleep=sleeps)
+    results = klaviyo.write(audience_batch("klaviyo", [rec("a@x.io"), rec("bad@address")]))
+    assert [r.ok for r in results] == [True, False]
+    assert len([s for s in sleeps if s == FAST["job_poll_seconds"]]) == 3
+    assert sandbox.members("klaviyo", "welcome") == {"a@x.io"}
+
+
+def test_klaviyo_gives_up_on_an_import_job_that_never_finishes(sandbox):
+    sandbox.set_faults({"vendors": {"klaviyo": {"job_pending_polls": 10_000}}})
+    klaviyo = make("klaviyo", sandbox, job_timeout_seconds=0.2)
+    with pytest.raises(TransientError, match="did not complete"):
+        klaviyo.write(profile_batch([rec("a@x.io", plan="a")]))
+
+
+@pytest.mark.parametrize("name", ["iterable", "klaviyo"])
+def test_a_list_named_after_the_journey_is_found_or_created_once(sandbox, name):
+    destination = make(name, sandbox)
+    batch = Batch("journeys", "audience", "audience", [rec(key_for(name, 1))], audience_id="vip_upsell")
+    destination.write(batch)
+    destination.write(batch)
+    make(name, sandbox).write(
+        Batch("journeys", "audience", "audience", [rec(key_for(name, 2))], audience_id="vip_upsell")
+    )
+    names = list(sandbox.state()[name]["list_names"].values())
+    assert names.count("vip_upsell") == 1
+    assert sandbox.members(name, "vip_upsell") == {key_for(name, 1), key_for(name, 2)}
+
+
+def test_mapped_identifiers_win_over_the_record_key(sandbox):
+    """An audience keyed by person_id reaches the tool under the userId / external_id the sync maps."""
+    iterable, klaviyo = make("iterable", sandbox), make("klaviyo", sandbox)
+    member = rec("person-1", userId="u-1", email="p1@x.io", external_id="ext-1")
+    iterable.write(Batch("journeys", "audience", "audience", [member], audience_id="1001"))
+    klaviyo.write(Batch("journeys", "audience", "audience", [member], audience_id="welcome"))
+    assert sandbox.members("iterable", "1001") == {"u-1"}
+    assert sandbox.members("klaviyo", "welcome") == {"ext-1"}
+    gone = rec("person-1", "removed", userId="u-1", email="p1@x.io", external_id="ext-1")
+    iterable.write(Batch("journeys", "audience", "audience", [gone], audience_id="1001"))
+    klaviyo.write(Batch("journeys", "audience", "audience", [gone], audience_id="welcome"))
+    assert sandbox.members("iterable", "1001") == set() and sandbox.members("klaviyo", "welcome") == set()
+
+
+def test_profiles_keyed_by_user_id_keep_the_email_as_an_attribute(sandbox):
+    make("iterable", sandbox).write(profile_batch([rec("u-7", email="u7@x.io", phoneNumber="+15550100")]))
+    make("klaviyo", sandbox).write(profile_batch([rec("ext-7", email="u7@x.io", locale="en-GB")]))
+    iterable_user = sandbox.state()["iterable"]["users"]["userId:u-7"]
+    assert iterable_user["email"] == "u7@x.io" and iterable_user["dataFields"] == {"phoneNumber": "+15550100"}
+    assert sandbox.profiles("klaviyo")["ext-7"] == {"external_id": "ext-7", "email": "u7@x.io", "locale": "en-GB"}
+
+
+def test_a_webhook_configured_with_a_full_url_posts_to_exactly_that_url(sandbox):
+    settings = {"url": f"{sandbox.url}/webhook/journey-assignments", "secret_env": "ATC_SANDBOX_WEBHOOK_SECRET", **FAST}
+    webhook = build_destination("webhook", settings, {})
+    webhook.write(Batch("assignments", "journey_assignment", "mirror", [rec("p1", journey_id="welcome")]))
+    delivery = sandbox.state()["webhook"]["deliveries"][0]
+    assert delivery["endpoint"] == "journey-assignments"
+    assert delivery["type"] == "journey_assignment.entered"
+
+
+def test_the_engine_rate_limit_setting_overrides_the_declared_pacing(sandbox):
+    destination = make("klaviyo", sandbox, rate_limit={"requests_per_second": 40, "burst": 4})
+    assert (destination.bucket.rate, destination.bucket.capacity) == (40, 4)
+
+
+def test_a_webhook_pointed_at_a_wrong_url_fails_its_check(sandbox):
+    settings = {"url": f"{sandbox.url}/nowhere", "secret_env": "ATC_SANDBOX_WEBHOOK_SECRET", **FAST}
+    with pytest.raises(ConfigurationError, match="404"):
+        build_destination("webhook", settings, {}).check()
+
+
+def test_redaction_covers_a_credential_and_its_basic_auth_forms():
+    from activation.http import HttpClient
+
+    client = HttpClient("x", "http://127.0.0.1:9", auth=("site-1", "key-2"), secrets=[Secret("key-2")])
+    basic = base64.b64encode(b"site-1:key-2").decode()
+    text = client.redact(f"echo key-2 and Authorization: Basic {basic}")
+    assert "key-2" not in text and basic not in text
