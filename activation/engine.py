@@ -130,6 +130,12 @@ def _limits_for(sync: SyncConfig, registry: Mapping[str, type] | None, destinati
     return registry[sync.destination].limits
 
 
+def _max_records(limits: DestinationLimits, mode: str) -> int:
+    """The vendor's records-per-call limit, or a lower one it declares for this mode."""
+    by_mode = (limits.extra or {}).get("max_batch_size_by_mode") or {}
+    return int(min(limits.max_batch_size, by_mode.get(mode, limits.max_batch_size)))
+
+
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     row = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
@@ -381,7 +387,7 @@ def _prepare(
     return _Prepared(
         sync=sync,
         limits=limits,
-        batch_size=sync.effective_batch_size(limits.max_batch_size),
+        batch_size=sync.effective_batch_size(_max_records(limits, sync.mode)),
         counts={k: int(counts.get(k, 0)) for k in ("added", "changed", "removed", "unchanged")},
         invalid=int(invalid),
         to_send=int(to_send),
@@ -842,7 +848,8 @@ def run_sync(
             result.status = "failed"
             result.error = scrub(str(exc))
         result.batches = sender.calls
-        result.retries = prepared.retry_records + sender.resends
+        # Records re-sent after an earlier refusal, batch halves, and the HTTP retries the destination made.
+        result.retries = prepared.retry_records + sender.resends + int(getattr(dest, "retries", 0) or 0)
         if result.status != "failed":
             if deferred:
                 result.status = "partial"
