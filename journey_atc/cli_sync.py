@@ -132,7 +132,8 @@ def plan_cmd(names, all_syncs, db_path, config_path, samples) -> None:
             f"[bold]{name}[/bold] -> {sync_cfg.destination} ({sync_cfg.mode}, {sync_cfg.object}): "
             f"{result.added:,} added, {result.changed:,} changed, {result.removed:,} removed, "
             f"{result.unchanged:,} unchanged, {result.invalid:,} invalid; "
-            f"{result.batches:,} batch(es), {result.retries:,} earlier rejection(s) to retry"
+            f"{result.batches:,} batch(es), {result.retries:,} earlier rejection(s) to retry",
+            soft_wrap=True,
         )
         shown: dict[str, int] = {}
         for sample in result.samples:
