@@ -130,6 +130,12 @@ def _limits_for(sync: SyncConfig, registry: Mapping[str, type] | None, destinati
     return registry[sync.destination].limits
 
 
+def _max_records(limits: DestinationLimits, mode: str) -> int:
+    """The vendor's records-per-call limit, or a lower one it declares for this mode."""
+    by_mode = (limits.extra or {}).get("max_batch_size_by_mode") or {}
+    return int(min(limits.max_batch_size, by_mode.get(mode, limits.max_batch_size)))
+
+
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     row = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
@@ -381,7 +387,7 @@ def _prepare(
     return _Prepared(
         sync=sync,
         limits=limits,
-        batch_size=sync.effective_batch_size(limits.max_batch_size),
+        batch_size=sync.effective_batch_size(_max_records(limits, sync.mode)),
         counts={k: int(counts.get(k, 0)) for k in ("added", "changed", "removed", "unchanged")},
         invalid=int(invalid),
         to_send=int(to_send),
@@ -421,7 +427,7 @@ def _iter_diff(con: duckdb.DuckDBPyConnection) -> Iterator[tuple]:
     while True:
         rows = con.execute(
             """
-            select rn, audience_id, record_key, action, payload, previous_payload, idempotency_key
+            select rn, audience_id, record_key, action, payload, previous_payload, idempotency_key, is_retry
             from _atc_diff
             where rn > ?
             order by rn
@@ -441,6 +447,7 @@ class _Pending:
     record: Record
     audience_id: str
     size: int
+    is_retry: bool = False
 
 
 def _cut_batches(rows: Iterator[tuple], batch_size: int, max_bytes: int | None) -> Iterator[list[_Pending]]:
@@ -448,7 +455,7 @@ def _cut_batches(rows: Iterator[tuple], batch_size: int, max_bytes: int | None) 
     current: list[_Pending] = []
     current_group = None
     current_bytes = 0
-    for rn, audience_id, record_key, action, payload, previous, idem in rows:
+    for rn, audience_id, record_key, action, payload, previous, idem, is_retry in rows:
         payload_obj = json.loads(payload)
         record = Record(
             key=record_key,
@@ -466,7 +473,7 @@ def _cut_batches(rows: Iterator[tuple], batch_size: int, max_bytes: int | None) 
         ):
             yield current
             current, current_bytes = [], 0
-        current.append(_Pending(rn=rn, record=record, audience_id=audience_id, size=size))
+        current.append(_Pending(rn=rn, record=record, audience_id=audience_id, size=size, is_retry=is_retry))
         current_group = group
         current_bytes += size
     if current:
@@ -550,6 +557,9 @@ def _commit_outcomes(
     if not acked and not rejected:
         return
     now = _now()
+    # Row numbers are integers from the diff table: inlined, because binding a
+    # long list parameter costs far more than the statement itself.
+    acked_list = ", ".join(str(int(rn)) for rn in acked)
     con.execute("begin transaction")
     try:
         if acked:
@@ -569,7 +579,7 @@ def _commit_outcomes(
                     ? as run_id,
                     ? as acknowledged_at
                 from _atc_diff
-                where rn in (select unnest(?::bigint[])) and writes_state
+                where rn between ? and ? and rn in ({acked_list}) and writes_state
                 on conflict (sync_name, audience_id, record_key) do update set
                     payload = excluded.payload,
                     payload_hash = excluded.payload_hash,
@@ -580,22 +590,24 @@ def _commit_outcomes(
                     run_id = excluded.run_id,
                     acknowledged_at = excluded.acknowledged_at
                 """,
-                [sync.name, run_id, now, acked],
+                [sync.name, run_id, now, min(acked), max(acked)],
             )
+        if any(p.is_retry for p, status, _ in outcomes if status == "ok"):
             con.execute(
                 f"""
                 update {SYNC_SCHEMA}.sync_rejections as r
                 set resolved_at = ?
                 from _atc_diff as d
                 where
-                    d.rn in (select unnest(?::bigint[]))
+                    d.rn between ? and ?
+                    and d.rn in ({acked_list})
                     and d.writes_state
                     and r.sync_name = ?
                     and r.audience_id = d.audience_id
                     and r.record_key = d.record_key
                     and r.resolved_at is null
                 """,
-                [now, acked, sync.name],
+                [now, min(acked), max(acked), sync.name],
             )
         if rejected:
             con.executemany(
@@ -836,7 +848,8 @@ def run_sync(
             result.status = "failed"
             result.error = scrub(str(exc))
         result.batches = sender.calls
-        result.retries = prepared.retry_records + sender.resends
+        # Records re-sent after an earlier refusal, batch halves, and the HTTP retries the destination made.
+        result.retries = prepared.retry_records + sender.resends + int(getattr(dest, "retries", 0) or 0)
         if result.status != "failed":
             if deferred:
                 result.status = "partial"

@@ -39,7 +39,7 @@ from activation.ratelimit import TokenBucket
 
 log = logging.getLogger("activation.http")
 
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504}) | frozenset(range(500, 600))
+RETRYABLE_STATUS = frozenset({408, 429}) | frozenset(range(500, 600))
 MASK = "********"
 
 
@@ -67,7 +67,7 @@ class Secret:
         raise TypeError("Secret values cannot be pickled")
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
+        return isinstance(other, Secret) and (other._value, other.source) == (self._value, self.source)
 
     def __hash__(self) -> int:
         return hash(("Secret", self.source))
@@ -224,11 +224,14 @@ class HttpClient:
             self.session.headers.update(headers)
         if auth:
             self.session.auth = auth
+            self.secrets.append(Secret(f"{auth[0]}:{auth[1]}", source="basic auth"))  # and its base64 form
 
     def redact(self, text: str) -> str:
         return redact(text, self.secrets)
 
     def url(self, path: str) -> str:
+        if not path:
+            return self.base_url
         return self.base_url + (path if path.startswith("/") else "/" + path)
 
     def request(
@@ -247,6 +250,7 @@ class HttpClient:
         retries run out.
         """
         url = self.url(path)
+        path = path or "/"
         retrying = Retrying(
             stop=stop_after_attempt(max(1, self.policy.attempts)),
             wait=_wait_vendor_or_backoff(self.policy, self._rng),

@@ -22,7 +22,6 @@ import duckdb
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from journey_atc.cli_sync import sync as sync_command
 from journey_atc.dbt import PROJECT_DIR, DbtError, run_dbt
 from journey_atc.summary import collect_summary, render_summary
 
@@ -257,8 +256,8 @@ def explain_cmd(who: str, db_path: Path | None) -> None:
     render_explanation(expl, console)
 
 
-main.add_command(sync_command)
 main.add_command(__import__("journey_atc.cli_sandbox", fromlist=["sandbox_cmd"]).sandbox_cmd)
+main.add_command(__import__("journey_atc.cli_sync", fromlist=["sync"]).sync)
 main.add_command(__import__("journey_atc.cli_run", fromlist=["run_cmd"]).run_cmd)
 
 if __name__ == "__main__":

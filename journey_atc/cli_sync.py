@@ -12,13 +12,15 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from activation.protocol import ConfigurationError, SyncRunResult
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped output gets a fixed width so the summary table keeps every column readable.
+console = Console(width=None if sys.stdout.isatty() else 150)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
 
 SUMMARY_COLUMNS = ("added", "changed", "removed", "unchanged", "invalid", "rejected", "retries", "seconds")
 
@@ -35,7 +37,7 @@ def _select(names: tuple[str, ...], all_syncs: bool, config_path: Path | None) -
     try:
         syncs = load_config(config_path)
     except ConfigurationError as exc:
-        err_console.print(f"[red]Configuration refused:[/red] {exc}")
+        err_console.print(f"[red]Configuration refused:[/red] {escape(str(exc))}")
         sys.exit(2)
     if all_syncs and names:
         raise click.UsageError("name syncs or pass --all, not both")
@@ -51,7 +53,7 @@ def _select(names: tuple[str, ...], all_syncs: bool, config_path: Path | None) -
 
 def _summary_table(title: str, results: list[SyncRunResult]) -> Table:
     table = Table(title=title)
-    table.add_column("sync")
+    table.add_column("sync", no_wrap=True)
     table.add_column("destination")
     for col in SUMMARY_COLUMNS:
         table.add_column(col, justify="right")
@@ -63,6 +65,22 @@ def _summary_table(title: str, results: list[SyncRunResult]) -> Table:
             r.destination,
             *[f"{getattr(r, c):,.1f}" if c == "seconds" else f"{getattr(r, c):,}" for c in SUMMARY_COLUMNS],
             f"[{status_style}]{r.status}[/{status_style}]" if status_style else r.status,
+        )
+    return table
+
+
+def _plan_table(results: list[SyncRunResult], syncs: dict) -> Table:
+    table = Table(title="Sync plan (nothing was sent)")
+    for col in ("sync", "destination", "mode"):
+        table.add_column(col)
+    for col in ("added", "changed", "removed", "unchanged", "invalid", "batches"):
+        table.add_column(col, justify="right")
+    for r in results:
+        table.add_row(
+            r.sync_name,
+            r.destination,
+            syncs[r.sync_name].mode,
+            *[f"{getattr(r, c):,}" for c in ("added", "changed", "removed", "unchanged", "invalid", "batches")],
         )
     return table
 
@@ -106,7 +124,7 @@ def plan_cmd(names, all_syncs, db_path, config_path, samples) -> None:
         try:
             result = plan_sync(name, db_path, config_path, syncs=syncs)
         except ConfigurationError as exc:
-            err_console.print(f"[red]{exc}")
+            err_console.print(f"[red]{escape(str(exc))}[/red]")
             sys.exit(2)
         results.append(result)
         sync_cfg = syncs[name]
@@ -114,7 +132,8 @@ def plan_cmd(names, all_syncs, db_path, config_path, samples) -> None:
             f"[bold]{name}[/bold] -> {sync_cfg.destination} ({sync_cfg.mode}, {sync_cfg.object}): "
             f"{result.added:,} added, {result.changed:,} changed, {result.removed:,} removed, "
             f"{result.unchanged:,} unchanged, {result.invalid:,} invalid; "
-            f"{result.batches:,} batch(es), {result.retries:,} earlier rejection(s) to retry"
+            f"{result.batches:,} batch(es), {result.retries:,} earlier rejection(s) to retry",
+            soft_wrap=True,
         )
         shown: dict[str, int] = {}
         for sample in result.samples:
@@ -123,8 +142,9 @@ def plan_cmd(names, all_syncs, db_path, config_path, samples) -> None:
             shown[sample["change"]] = shown.get(sample["change"], 0) + 1
             where = f" [{sample['audience_id']}]" if sample.get("audience_id") else ""
             action = f" as {sample['action']}" if sample.get("action") else ""
-            console.print(f"  {sample['change']}{action}{where} {sample['key']}: {json.dumps(sample['payload'])}")
-    console.print(_summary_table("Sync plan (nothing was sent)", results))
+            line = f"  {sample['change']}{action}{where} {sample['key']}: {json.dumps(sample['payload'])}"
+            console.print(escape(line), soft_wrap=True)
+    console.print(_plan_table(results, syncs))
 
 
 @sync.command("run")
@@ -152,7 +172,9 @@ def run_cmd(names, all_syncs, db_path, config_path) -> None:
             task = progress.add_task(f"{name} -> {syncs[name].destination}", total=None)
 
             def on_progress(done: int, total: int, task=task) -> None:
-                progress.update(task, completed=done, total=max(total, 1))
+                if total == 0:  # nothing to send: show the task as done
+                    done, total = 1, 1
+                progress.update(task, completed=done, total=total)
 
             try:
                 results.append(run_sync(name, db_path, config_path, progress=on_progress, syncs=syncs))
@@ -162,13 +184,13 @@ def run_cmd(names, all_syncs, db_path, config_path) -> None:
     console.print(_summary_table("Sync runs", results))
     for r in results:
         if r.error:
-            err_console.print(f"[yellow]{r.sync_name}:[/yellow] {r.error}")
+            err_console.print(f"[yellow]{r.sync_name}:[/yellow] {escape(r.error)}")
         if r.rejected:
             err_console.print(
                 f"[yellow]{r.sync_name}:[/yellow] {r.rejected:,} record(s) refused; see atc_sync.sync_rejections "
                 "(they are retried on the next run)"
             )
     for message in refused:
-        err_console.print(f"[red]Refused:[/red] {message}")
+        err_console.print(f"[red]Refused:[/red] {escape(message)}")
     if refused or any(r.status == "failed" for r in results):
         sys.exit(1)

@@ -629,3 +629,32 @@ def test_profiles_keyed_by_user_id_keep_the_email_as_an_attribute(sandbox):
     iterable_user = sandbox.state()["iterable"]["users"]["userId:u-7"]
     assert iterable_user["email"] == "u7@x.io" and iterable_user["dataFields"] == {"phoneNumber": "+15550100"}
     assert sandbox.profiles("klaviyo")["ext-7"] == {"external_id": "ext-7", "email": "u7@x.io", "locale": "en-GB"}
+
+
+def test_a_webhook_configured_with_a_full_url_posts_to_exactly_that_url(sandbox):
+    settings = {"url": f"{sandbox.url}/webhook/journey-assignments", "secret_env": "ATC_SANDBOX_WEBHOOK_SECRET", **FAST}
+    webhook = build_destination("webhook", settings, {})
+    webhook.write(Batch("assignments", "journey_assignment", "mirror", [rec("p1", journey_id="welcome")]))
+    delivery = sandbox.state()["webhook"]["deliveries"][0]
+    assert delivery["endpoint"] == "journey-assignments"
+    assert delivery["type"] == "journey_assignment.entered"
+
+
+def test_the_engine_rate_limit_setting_overrides_the_declared_pacing(sandbox):
+    destination = make("klaviyo", sandbox, rate_limit={"requests_per_second": 40, "burst": 4})
+    assert (destination.bucket.rate, destination.bucket.capacity) == (40, 4)
+
+
+def test_a_webhook_pointed_at_a_wrong_url_fails_its_check(sandbox):
+    settings = {"url": f"{sandbox.url}/nowhere", "secret_env": "ATC_SANDBOX_WEBHOOK_SECRET", **FAST}
+    with pytest.raises(ConfigurationError, match="404"):
+        build_destination("webhook", settings, {}).check()
+
+
+def test_redaction_covers_a_credential_and_its_basic_auth_forms():
+    from activation.http import HttpClient
+
+    client = HttpClient("x", "http://127.0.0.1:9", auth=("site-1", "key-2"), secrets=[Secret("key-2")])
+    basic = base64.b64encode(b"site-1:key-2").decode()
+    text = client.redact(f"echo key-2 and Authorization: Basic {basic}")
+    assert "key-2" not in text and basic not in text

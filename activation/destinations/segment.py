@@ -33,7 +33,7 @@ import hashlib
 from typing import Any, ClassVar
 
 from activation.destinations.base import HttpDestination, changed_fields, event_time, json_size, jsonable, ok, refused
-from activation.http import HttpClient, vendor_message
+from activation.http import HttpClient, Secret, vendor_message
 from activation.protocol import Batch, BatchRejected, ConfigurationError, DestinationLimits, Record, RecordResult
 
 MAX_BATCH_BYTES = 500 * 1024
@@ -65,7 +65,9 @@ class SegmentDestination(HttpDestination):
     def _make_client(self) -> HttpClient:
         key = self.secret("write_key_env", "ATC_SEGMENT_WRITE_KEY")
         token = base64.b64encode(f"{key.reveal()}:".encode()).decode()
-        return self.http(headers={"Authorization": f"Basic {token}"}, secrets=[key])
+        return self.http(
+            headers={"Authorization": f"Basic {token}"}, secrets=[key, Secret(f"{key.reveal()}:", source=key.source)]
+        )
 
     def check(self) -> None:
         # An empty batch proves the write key and reachability and records nothing.
