@@ -364,3 +364,21 @@ def test_a_lost_response_is_applied_but_never_answered(sandbox):
     assert sandbox.state()["segment"]["users"] == {"u1": {"plan": "gold"}}
     assert post(sandbox, "/segment/v1/batch", json=batch, auth=SEGMENT_AUTH).status_code == 200
     assert sandbox.state()["segment"]["stats"]["duplicates"] == 1
+
+
+def test_a_fault_file_configures_the_sandbox(tmp_path):
+    from activation.sandbox.faults import load_fault_file
+
+    path = tmp_path / "faults.yaml"
+    path.write_text("seed: 3\nvendors:\n  braze:\n    outage: true\n")
+    with SandboxServer(faults=load_fault_file(path)) as sandbox:
+        r = post(sandbox, "/braze/users/track", json={"attributes": [{"external_id": "u"}]}, headers=BRAZE_AUTH)
+        assert r.status_code == 503
+        assert requests.get(sandbox.url + "/iterable/api/lists", headers=ITERABLE_AUTH).status_code == 200
+
+
+def test_segment_requires_a_json_content_type(sandbox):
+    r = post(
+        sandbox, "/segment/v1/batch", data=b'{"batch": []}', auth=SEGMENT_AUTH, headers={"Content-Type": "text/plain"}
+    )
+    assert r.status_code == 400

@@ -2,7 +2,7 @@
 
 From https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/
 (now under twilio.com/docs/segment): basic auth with the write key as the user
-name and an empty password (or ``writeKey`` in the body); at most 500 KB per
+name and an empty password (or ``writeKey`` in the body); ``Content-Type: application/json``; at most 500 KB per
 batch and 32 KB per message, otherwise ``400 Bad Request``; every message needs
 ``userId`` or ``anonymousId``, a track needs ``event``; Segment deduplicates on
 ``messageId``. It answers ``200 {"success": true}`` for everything else, so the
@@ -74,6 +74,8 @@ class Segment(Vendor):
         return [Route("/segment/v1/batch", handler(self, self.batch), methods=["POST"])]
 
     async def batch(self, request: Request):
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            raise BodyError(400, "Content-Type must be application/json")
         body = await self.read_json(request, max_bytes=MAX_BATCH_BYTES, too_large_status=400)
         if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
             raise BodyError(400, "Request body must be an object with a 'batch' array")
