@@ -117,7 +117,7 @@ class AtcResource(dg.ConfigurableResource):
         tagged = run.tags.get(AS_OF_TAG)
         if tagged:
             return parse_as_of(tagged)
-        record = context.instance.get_run_record_by_id(context.run_id)
+        record = context.instance.get_run_record_by_id(run.run_id)
         created = record.create_timestamp if record is not None else datetime.now(UTC)
         return minute_floor(created)
 

@@ -139,7 +139,7 @@ def _with_reports(held: list[Any], atc: AtcResource, as_of, context):
             with atc.connect() as con:
                 if reports.table_exists(con, "journey_assignments"):
                     png = reports.journey_activity_chart(con, as_of)
-                    path = atc.db.parent / "reports" / f"journey-activity-{context.run_id[:8]}.png"
+                    path = atc.db.parent / "reports" / f"journey-activity-{context.run.run_id[:8]}.png"
                     extra["journey_assignments"] = {
                         "people_per_journey": dg.MetadataValue.md(reports.people_per_journey(con)),
                         **reports.chart_metadata(png, path),
