@@ -10,7 +10,7 @@ import copy
 import csv
 import os
 import shutil
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -71,6 +71,23 @@ def test_markdown_tables_escape_pipes_and_show_empty_tables():
     table = markdown_table(["journey", "people"], [["a|b", 1200]])
     assert "a\\|b" in table and "1,200" in table
     assert "(none)" in markdown_table(["journey", "people"], [])
+
+
+def test_as_of_comes_from_config_then_the_run_tag_then_the_minute_the_run_was_created(tmp_path):
+    seen = []
+
+    @dg.asset
+    def probe(context, atc: AtcResource) -> None:
+        seen.append(atc.resolve_as_of(context))
+
+    db = str(tmp_path / "w.duckdb")
+    tag = {"journey_atc/as_of": "2026-11-01 10:05:00"}
+    dg.materialize([probe], resources={"atc": AtcResource(db_path=db)}, tags=tag)
+    dg.materialize([probe], resources={"atc": AtcResource(db_path=db, as_of="2026-10-31T08:00:00Z")}, tags=tag)
+    before = datetime.now(UTC)
+    dg.materialize([probe], resources={"atc": AtcResource(db_path=db)})
+    assert [as_of_for_dbt(m) for m in seen[:2]] == ["2026-11-01 10:05:00", "2026-10-31 08:00:00"]
+    assert seen[2].second == 0 and timedelta(0) <= before - seen[2] < timedelta(minutes=2)
 
 
 # ---------------------------------------------------------------- the graph
