@@ -257,6 +257,8 @@ def explain_cmd(who: str, db_path: Path | None) -> None:
 
 
 main.add_command(__import__("journey_atc.cli_sandbox", fromlist=["sandbox_cmd"]).sandbox_cmd)
+main.add_command(__import__("journey_atc.cli_sync", fromlist=["sync"]).sync)
+main.add_command(__import__("journey_atc.cli_run", fromlist=["run_cmd"]).run_cmd)
 
 if __name__ == "__main__":
     main()

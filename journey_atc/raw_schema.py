@@ -8,6 +8,8 @@ record a user supplied, so every error can name the file and line.
 
 from __future__ import annotations
 
+from activation.state import create_sync_tables_sql
+
 RAW_SCHEMA = "raw"
 
 # table -> ordered (column, duckdb type, description)
@@ -90,6 +92,9 @@ def create_raw_tables_sql(replace: bool = False) -> list[str]:
     for table, columns in RAW_TABLES.items():
         cols = ",\n    ".join(f'"{name}" {ctype}' for name, ctype, _ in columns)
         statements.append(f"{verb} {RAW_SCHEMA}.{table} (\n    {cols}\n)")
+    # The sync engine's run log, rejections and state (never replaced: they
+    # record what the channel tools hold), so their dbt source always exists.
+    statements += create_sync_tables_sql()
     return statements
 
 

@@ -38,6 +38,9 @@ class Summary:
     rfm_segments: dict[str, int] = field(default_factory=dict)
     journeys: dict[str, dict[str, int]] = field(default_factory=dict)
     rejection_reasons: dict[str, int] = field(default_factory=dict)
+    # guardrail decisions by channel (after fallback; "none" when nothing is sent), then
+    # "decision:reason_code" -> count
+    guardrail_decisions: dict[str, dict[str, int]] = field(default_factory=dict)
     build_seconds: float | None = None
 
     def to_json(self) -> str:
@@ -152,6 +155,12 @@ def collect_summary(db_path: str | Path, schema: str = "main") -> Summary:
                 "where not is_chosen group by 1 order by 2 desc, 1 limit 10"
             ).fetchall():
                 s.rejection_reasons[str(reason)] = n
+        if _exists(con, schema, "guardrail_decisions"):
+            for channel, decision, reason, n in con.execute(
+                f"select coalesce(channel, 'none'), decision, reason_code, count(*) "
+                f"from {schema}.guardrail_decisions group by all order by 1, 2, 4 desc, 3"
+            ).fetchall():
+                s.guardrail_decisions.setdefault(channel, {})[f"{decision}:{reason}"] = n
     finally:
         con.close()
     return s
@@ -272,6 +281,21 @@ def render_summary(s: Summary, console: Console | None = None) -> None:
         top = max(s.rejection_reasons.values())
         for reason, n in s.rejection_reasons.items():
             t.add_row(reason, f"{n:,}", f"[red]{_bar(n, top)}")
+        console.print(t)
+    if s.guardrail_decisions:
+        t = Table(title="Guardrail decisions by reason code per channel", title_justify="left")
+        t.add_column("channel")
+        t.add_column("decision")
+        t.add_column("reason")
+        t.add_column("people", justify="right")
+        t.add_column("")
+        top = max(n for reasons in s.guardrail_decisions.values() for n in reasons.values())
+        colours = {"send": "green", "defer": "yellow", "drop": "red"}
+        for channel, reasons in s.guardrail_decisions.items():
+            for key, n in reasons.items():
+                decision, _, reason = key.partition(":")
+                colour = colours.get(decision, "white")
+                t.add_row(channel, f"[{colour}]{decision}", reason, f"{n:,}", f"[{colour}]{_bar(n, top)}")
         console.print(t)
     if s.build_seconds is not None:
         console.print(f"dbt build took {s.build_seconds:,.1f} s")

@@ -1,0 +1,899 @@
+"""The sync engine: diff a sync model against the last acknowledged state, push only that.
+
+For one sync (a name in ``syncs.yml``):
+
+1. The diff runs in the warehouse (DuckDB SQL). Each model row's mapped fields
+   become one JSON payload and an md5 fingerprint. Rows with a null key or a key
+   that appears twice, and payloads larger than the vendor accepts, are *invalid*:
+   counted, written to ``atc_sync.sync_invalid_rows`` and never sent (nor taken
+   for removals). The rest is compared with ``atc_sync.sync_state`` (the last
+   payload each destination acknowledged): added, changed, removed, unchanged.
+2. Modes decide what is sent: ``upsert`` added + changed; ``mirror`` also
+   removals; ``add-only`` only new keys; ``audience`` adds and removes members of
+   each list (a member whose payload changed is removed as last written, then
+   added as it is now). Removals always carry the payload last sent for the key.
+3. The changes are cut into batches no larger than the destination's limits
+   (count and bytes). A batch the vendor refuses as a whole is split in halves
+   until the bad records are isolated. Per-record refusals go to
+   ``atc_sync.sync_rejections`` with the vendor's message; they do not advance,
+   so the next run sends them again.
+4. After each write returns, ONE transaction records the acknowledged records'
+   state and the batch's rejections. Nothing is written before the destination
+   answered, so a process killed at any moment re-sends, on the next run, exactly
+   what was not acknowledged. Idempotency keys are deterministic
+   (sync, audience, key, change, payload hash and the key's acknowledged-change
+   count), so a batch re-sent after a crash carries the same keys and a vendor
+   that deduplicates applies it once.
+
+Entry points: :func:`load_config`, :func:`plan_sync`, :func:`run_sync`,
+:func:`last_runs`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from activation.config import SyncConfig, default_registry
+from activation.config import load_config as _load_config
+from activation.protocol import (
+    Batch,
+    BatchRejected,
+    ConfigurationError,
+    Destination,
+    DestinationLimits,
+    Record,
+    RecordResult,
+    SyncRunResult,
+    TransientError,
+)
+from activation.state import SYNC_SCHEMA, ensure_sync_tables
+
+log = logging.getLogger("activation.engine")
+
+ProgressCallback = Callable[[int, int], None]
+"""``progress(done, total)``: records handled so far out of the records to send."""
+
+# Rows read from the diff table at a time.
+PAGE_SIZE = 5_000
+# Bytes a record adds to a request beyond its payload (key, envelope, separators).
+RECORD_OVERHEAD_BYTES = 128
+# Consecutive batches that may fail transiently before the run stops (an outage).
+MAX_CONSECUTIVE_TRANSIENT = 3
+SAMPLES_PER_CHANGE = 5
+
+_CHANGE_ORDER = {"removed": 0, "changed": 1, "added": 2}
+
+
+def load_config(config_path: str | Path | None = None, registry: Mapping[str, type] | None = None) -> dict:
+    """Read and validate ``syncs.yml``: sync name -> :class:`~activation.config.SyncConfig`."""
+    return _load_config(config_path, registry=registry)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _new_run_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:10]}"
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class _Scrubber:
+    """Replaces credential values in any text before it is logged or stored."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def __call__(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+@dataclass
+class _Prepared:
+    """The diff of one sync, materialised as the temp table ``_atc_diff``."""
+
+    sync: SyncConfig
+    limits: DestinationLimits
+    batch_size: int
+    counts: dict[str, int]
+    invalid: int
+    to_send: int  # rows of _atc_diff
+    retry_records: int
+
+
+def _limits_for(sync: SyncConfig, registry: Mapping[str, type] | None, destination: Destination | None):
+    if destination is not None:
+        return destination.limits
+    registry = default_registry() if registry is None else registry
+    return registry[sync.destination].limits
+
+
+def _max_records(limits: DestinationLimits, mode: str) -> int:
+    """The vendor's records-per-call limit, or a lower one it declares for this mode."""
+    by_mode = (limits.extra or {}).get("max_batch_size_by_mode") or {}
+    return int(min(limits.max_batch_size, by_mode.get(mode, limits.max_batch_size)))
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _model_columns(con: duckdb.DuckDBPyConnection, sync: SyncConfig) -> dict[str, str]:
+    rows = con.execute(
+        "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ?",
+        [sync.schema_name, sync.model],
+    ).fetchall()
+    if not rows:
+        raise ConfigurationError(
+            f"sync {sync.name!r}: model: {sync.schema_name}.{sync.model} does not exist in the warehouse "
+            "(build the dbt project first: atc build)"
+        )
+    return {r[0]: r[1] for r in rows}
+
+
+def _field_expr(column: str, data_type: str, is_json: bool) -> str:
+    """How one mapped column enters the payload: timestamps as ISO-8601 UTC, JSON text as JSON."""
+    expr = _quote(column)
+    if is_json:
+        return f"try(json({expr}))"
+    if data_type.startswith("TIMESTAMP"):
+        return f"strftime({expr}, '%Y-%m-%dT%H:%M:%SZ')"
+    if data_type == "DATE":
+        return f"strftime({expr}, '%Y-%m-%d')"
+    return expr
+
+
+def _connect(db_path: str | Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(db_path))
+    con.execute("set timezone = 'UTC'")
+    return con
+
+
+def _prepare(
+    con: duckdb.DuckDBPyConnection,
+    sync: SyncConfig,
+    limits: DestinationLimits,
+    run_id: str,
+    record_invalid: bool,
+) -> _Prepared:
+    """Materialise the desired rows, the invalid rows and the diff as temp tables."""
+    columns = _model_columns(con, sync)
+    needed = {"primary_key": sync.primary_key, **{f"fields.{k}": v for k, v in sync.fields.items()}}
+    if sync.audience_field:
+        needed["audience_field"] = sync.audience_field
+    for where, column in needed.items():
+        if column not in columns:
+            raise ConfigurationError(
+                f"sync {sync.name!r}: {where}: column {column!r} is not in {sync.schema_name}.{sync.model}"
+            )
+
+    json_args = ", ".join(
+        f"{_literal(dest)}, {_field_expr(col, columns[col], dest in sync.json_fields)}"
+        for dest, col in sorted(sync.fields.items())
+    )
+    audience_expr = f"cast({_quote(sync.audience_field)} as varchar)" if sync.audience_field else "''"
+    con.execute(
+        f"""
+        create or replace temp table _atc_desired as
+        with source as (
+            select
+                cast({_quote(sync.primary_key)} as varchar) as record_key,
+                {audience_expr} as audience_id,
+                cast(json_object({json_args}) as varchar) as payload
+            from {sync.relation}
+        )
+        select
+            *,
+            md5(payload) as payload_hash,
+            count(*) over (partition by audience_id, record_key) as key_rows
+        from source
+        """
+    )
+    max_record = limits.max_record_bytes
+    too_large = f"strlen(payload) > {int(max_record)}" if max_record else "false"
+    con.execute(
+        f"""
+        create or replace temp table _atc_invalid as
+        select
+            audience_id,
+            record_key,
+            case
+                when record_key is null or audience_id is null then 'null_key'
+                when key_rows > 1 then 'duplicate_key'
+                else 'record_too_large'
+            end as reason_code,
+            count(*) as row_count,
+            max(strlen(payload)) as max_bytes
+        from _atc_desired
+        where record_key is null or audience_id is null or key_rows > 1 or {too_large}
+        group by all
+        """
+    )
+    mode_filter = {
+        "upsert": "change in ('added', 'changed')",
+        "mirror": "change in ('added', 'changed', 'removed')",
+        "add-only": "change = 'added'",
+        "audience": "change in ('added', 'changed', 'removed')",
+    }[sync.mode]
+    sync_lit = _literal(sync.name)
+    # One row per record to send. An audience member whose payload changed is
+    # removed as last written (part 'remove') and added as it is now.
+    con.execute(
+        f"""
+        create or replace temp table _atc_compared as
+        with
+        desired as (
+            select d.*
+            from _atc_desired as d
+            where
+                d.record_key is not null
+                and d.audience_id is not null
+                and d.key_rows = 1
+                and not ({too_large.replace("payload", "d.payload")})
+        ),
+        invalid_keys as (
+            select distinct audience_id, record_key
+            from _atc_invalid
+            where record_key is not null and audience_id is not null
+        ),
+        state as (
+            select * from {SYNC_SCHEMA}.sync_state where sync_name = {sync_lit}
+        ),
+        open_rejections as (
+            select distinct audience_id, record_key
+            from {SYNC_SCHEMA}.sync_rejections
+            where sync_name = {sync_lit} and resolved_at is null
+        ),
+        joined as (
+            select
+                coalesce(d.audience_id, s.audience_id) as audience_id,
+                coalesce(d.record_key, s.record_key) as record_key,
+                d.payload,
+                d.payload_hash,
+                case when s.is_present then s.payload end as previous_payload,
+                case when s.is_present then s.payload_hash end as previous_hash,
+                s.payload as last_payload,
+                s.payload_hash as last_hash,
+                coalesce(s.version, 0) as version,
+                case
+                    when d.record_key is not null and coalesce(s.is_present, false) = false then 'added'
+                    when d.record_key is not null and d.payload_hash != s.payload_hash then 'changed'
+                    when d.record_key is not null then 'unchanged'
+                    when s.is_present and i.record_key is null then 'removed'
+                end as change
+            from desired as d
+            full outer join state as s
+                on d.audience_id = s.audience_id and d.record_key = s.record_key
+            left join invalid_keys as i
+                on coalesce(d.audience_id, s.audience_id) = i.audience_id
+                and coalesce(d.record_key, s.record_key) = i.record_key
+        )
+        select
+            j.*,
+            (r.record_key is not null) as is_retry
+        from joined as j
+        left join open_rejections as r
+            on j.audience_id = r.audience_id and j.record_key = r.record_key
+        where j.change is not null
+        """
+    )
+    counts = dict(
+        con.execute(
+            f"""
+            select
+                case
+                    when {mode_filter} then change
+                    when change in ('changed', 'unchanged') then 'unchanged'
+                end as reported,
+                count(*)
+            from _atc_compared
+            group by 1
+            having reported is not null
+            """
+        ).fetchall()
+    )
+    # change: what the run reports; action: what the Record says.
+    # writes_state: whether its acknowledgement advances sync_state.
+    audience_split = (
+        """
+        union all
+        select *, 'removed' as action, previous_payload as send_payload, previous_hash as send_hash,
+            null as send_previous, false as writes_state, 0 as part
+        from sent
+        where change = 'changed'
+        """
+        if sync.mode == "audience"
+        else ""
+    )
+    changed_action = "'added'" if sync.mode == "audience" else "'changed'"
+    con.execute(
+        f"""
+        create or replace temp table _atc_diff as
+        with
+        sent as (
+            select * from _atc_compared where {mode_filter}
+        ),
+        parts as (
+            select *,
+                case change
+                    when 'changed' then {changed_action}
+                    else change
+                end as action,
+                case when change = 'removed' then last_payload else payload end as send_payload,
+                case when change = 'removed' then last_hash else payload_hash end as send_hash,
+                previous_payload as send_previous,
+                true as writes_state,
+                1 as part
+            from sent
+            {audience_split}
+        )
+        select
+            row_number() over (
+                order by
+                    case action when 'removed' then 0 when 'changed' then 1 else 2 end,
+                    audience_id,
+                    record_key,
+                    part
+            ) as rn,
+            audience_id,
+            record_key,
+            change,
+            action,
+            send_payload as payload,
+            send_hash as payload_hash,
+            send_previous as previous_payload,
+            writes_state,
+            version + 1 as new_version,
+            md5(concat_ws(chr(31), {sync_lit}, audience_id, record_key, action, send_hash,
+                cast(version + 1 as varchar))) as idempotency_key,
+            is_retry
+        from parts
+        order by rn
+        """
+    )
+    to_send, retry_records = con.execute(
+        "select count(*), count(distinct case when is_retry then audience_id || chr(31) || record_key end) "
+        "from _atc_diff"
+    ).fetchone()
+    invalid = con.execute("select coalesce(sum(row_count), 0) from _atc_invalid").fetchone()[0]
+    if record_invalid and invalid:
+        _record_invalid(con, sync, limits, run_id)
+    return _Prepared(
+        sync=sync,
+        limits=limits,
+        batch_size=sync.effective_batch_size(_max_records(limits, sync.mode)),
+        counts={k: int(counts.get(k, 0)) for k in ("added", "changed", "removed", "unchanged")},
+        invalid=int(invalid),
+        to_send=int(to_send),
+        retry_records=int(retry_records),
+    )
+
+
+def _record_invalid(con, sync: SyncConfig, limits: DestinationLimits, run_id: str) -> None:
+    key_col = sync.primary_key
+    audience_col = sync.audience_field or "audience"
+    con.execute(
+        f"""
+        insert into {SYNC_SCHEMA}.sync_invalid_rows
+        select
+            ? as run_id,
+            ? as sync_name,
+            audience_id,
+            record_key,
+            reason_code,
+            row_count,
+            case reason_code
+                when 'null_key' then
+                    case when record_key is null then 'column {key_col} is null'
+                    else 'column {audience_col} is null' end
+                when 'duplicate_key' then 'column {key_col} value appears in ' || row_count || ' rows'
+                else 'payload of ' || max_bytes || ' bytes exceeds the limit of {limits.max_record_bytes or 0} bytes'
+            end as message,
+            ? as found_at
+        from _atc_invalid
+        """,
+        [run_id, sync.name, _now()],
+    )
+
+
+def _iter_diff(con: duckdb.DuckDBPyConnection) -> Iterator[tuple]:
+    last = 0
+    while True:
+        rows = con.execute(
+            """
+            select rn, audience_id, record_key, action, payload, previous_payload, idempotency_key, is_retry
+            from _atc_diff
+            where rn > ?
+            order by rn
+            limit ?
+            """,
+            [last, PAGE_SIZE],
+        ).fetchall()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1][0]
+
+
+@dataclass
+class _Pending:
+    rn: int
+    record: Record
+    audience_id: str
+    size: int
+    is_retry: bool = False
+
+
+def _cut_batches(rows: Iterator[tuple], batch_size: int, max_bytes: int | None) -> Iterator[list[_Pending]]:
+    """Group consecutive rows of one (audience, action) into batches within the limits."""
+    current: list[_Pending] = []
+    current_group = None
+    current_bytes = 0
+    for rn, audience_id, record_key, action, payload, previous, idem, is_retry in rows:
+        payload_obj = json.loads(payload)
+        record = Record(
+            key=record_key,
+            change=action,
+            payload=payload_obj,
+            idempotency_key=idem,
+            previous=json.loads(previous) if previous is not None else None,
+        )
+        size = len(payload.encode()) + len(record_key.encode()) + RECORD_OVERHEAD_BYTES
+        group = (audience_id, action)
+        if current and (
+            group != current_group
+            or len(current) >= batch_size
+            or (max_bytes is not None and current_bytes + size > max_bytes)
+        ):
+            yield current
+            current, current_bytes = [], 0
+        current.append(_Pending(rn=rn, record=record, audience_id=audience_id, size=size, is_retry=is_retry))
+        current_group = group
+        current_bytes += size
+    if current:
+        yield current
+
+
+class _Stop(Exception):
+    """The run cannot go on (configuration error, outage, a broken answer)."""
+
+
+class _Sender:
+    """Writes batches, isolates refused records by halving, and tallies outcomes."""
+
+    def __init__(self, destination: Destination, sync: SyncConfig, scrub: _Scrubber) -> None:
+        self.destination = destination
+        self.sync = sync
+        self.scrub = scrub
+        self.calls = 0
+        self.resends = 0
+        self.last_transient: str | None = None
+
+    def send(self, pending: list[_Pending]) -> list[tuple[_Pending, str, RecordResult | None]]:
+        """Outcome per record: ('ok' | 'rejected' | 'deferred', result)."""
+        audience = pending[0].audience_id or None
+        batch = Batch(
+            sync_name=self.sync.name,
+            object=self.sync.object,
+            mode=self.sync.mode,
+            records=[p.record for p in pending],
+            audience_id=audience if self.sync.mode == "audience" else None,
+        )
+        self.calls += 1
+        try:
+            results = self.destination.write(batch)
+        except BatchRejected as exc:
+            message = self.scrub(str(exc)) or "batch rejected"
+            if len(pending) == 1:
+                return [(pending[0], "rejected", RecordResult(pending[0].record.key, False, message))]
+            half = len(pending) // 2
+            self.resends += 2
+            log.info("sync %s: batch of %d refused (%s); splitting", self.sync.name, len(pending), message)
+            return self.send(pending[:half]) + self.send(pending[half:])
+        except TransientError as exc:
+            self.last_transient = self.scrub(str(exc))
+            log.warning(
+                "sync %s: batch of %d deferred to the next run: %s", self.sync.name, len(pending), self.last_transient
+            )
+            return [(p, "deferred", None) for p in pending]
+        except ConfigurationError as exc:
+            raise _Stop(f"configuration error from {self.sync.destination}: {self.scrub(str(exc))}") from None
+        if not isinstance(results, list) or len(results) != len(pending):
+            raise _Stop(
+                f"{self.sync.destination} answered {len(results) if isinstance(results, list) else results!r} "
+                f"results for {len(pending)} records; nothing in that batch was recorded"
+            )
+        out = []
+        for p, result in zip(pending, results, strict=True):
+            if result.key != p.record.key:
+                raise _Stop(
+                    f"{self.sync.destination} answered for key {result.key!r} where {p.record.key!r} was sent; "
+                    "nothing in that batch was recorded"
+                )
+            if result.ok:
+                out.append((p, "ok", result))
+            else:
+                out.append(
+                    (p, "rejected", RecordResult(result.key, False, self.scrub(result.message), result.retryable))
+                )
+        return out
+
+
+def _commit_outcomes(
+    con: duckdb.DuckDBPyConnection,
+    sync: SyncConfig,
+    run_id: str,
+    outcomes: list[tuple[_Pending, str, RecordResult | None]],
+) -> None:
+    """One transaction: acknowledged state, resolved and new rejections."""
+    acked = [p.rn for p, status, _ in outcomes if status == "ok"]
+    rejected = [(p, r) for p, status, r in outcomes if status == "rejected"]
+    if not acked and not rejected:
+        return
+    now = _now()
+    # Row numbers are integers from the diff table: inlined, because binding a
+    # long list parameter costs far more than the statement itself.
+    acked_list = ", ".join(str(int(rn)) for rn in acked)
+    con.execute("begin transaction")
+    try:
+        if acked:
+            con.execute(
+                f"""
+                insert into {SYNC_SCHEMA}.sync_state
+                select
+                    ? as sync_name,
+                    audience_id,
+                    record_key,
+                    payload,
+                    payload_hash,
+                    action != 'removed' as is_present,
+                    new_version as version,
+                    idempotency_key,
+                    change as last_change,
+                    ? as run_id,
+                    ? as acknowledged_at
+                from _atc_diff
+                where rn between ? and ? and rn in ({acked_list}) and writes_state
+                on conflict (sync_name, audience_id, record_key) do update set
+                    payload = excluded.payload,
+                    payload_hash = excluded.payload_hash,
+                    is_present = excluded.is_present,
+                    version = excluded.version,
+                    idempotency_key = excluded.idempotency_key,
+                    last_change = excluded.last_change,
+                    run_id = excluded.run_id,
+                    acknowledged_at = excluded.acknowledged_at
+                """,
+                [sync.name, run_id, now, min(acked), max(acked)],
+            )
+        if any(p.is_retry for p, status, _ in outcomes if status == "ok"):
+            con.execute(
+                f"""
+                update {SYNC_SCHEMA}.sync_rejections as r
+                set resolved_at = ?
+                from _atc_diff as d
+                where
+                    d.rn between ? and ?
+                    and d.rn in ({acked_list})
+                    and d.writes_state
+                    and r.sync_name = ?
+                    and r.audience_id = d.audience_id
+                    and r.record_key = d.record_key
+                    and r.resolved_at is null
+                """,
+                [now, min(acked), max(acked), sync.name],
+            )
+        if rejected:
+            con.executemany(
+                f"""
+                insert into {SYNC_SCHEMA}.sync_rejections
+                select
+                    md5(concat_ws(chr(31), ?, audience_id, record_key, action)) as rejection_id,
+                    ? as run_id,
+                    ? as sync_name,
+                    ? as destination,
+                    audience_id,
+                    record_key,
+                    change as change_type,
+                    payload_hash,
+                    idempotency_key,
+                    ? as message,
+                    ? as is_retryable,
+                    ? as rejected_at,
+                    null as resolved_at
+                from _atc_diff
+                where rn = ?
+                """,
+                [
+                    [run_id, run_id, sync.name, sync.destination, r.message, bool(r.retryable), now, p.rn]
+                    for p, r in rejected
+                ],
+            )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def _insert_run(con, result: SyncRunResult, sync: SyncConfig, started_at: datetime) -> None:
+    con.execute(
+        f"""
+        insert into {SYNC_SCHEMA}.sync_runs values
+        (?, ?, ?, ?, ?, ?, 'running', ?, null, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, null)
+        """,
+        [result.run_id, sync.name, sync.destination, sync.model, sync.object, sync.mode, started_at],
+    )
+
+
+def _finish_run(con, result: SyncRunResult, deferred: int) -> None:
+    con.execute(
+        f"""
+        update {SYNC_SCHEMA}.sync_runs set
+            status = ?, finished_at = ?, added = ?, changed = ?, removed = ?, unchanged = ?,
+            invalid = ?, rejected = ?, deferred = ?, acknowledged = ?, batches = ?, retries = ?,
+            seconds = ?, error = ?
+        where run_id = ?
+        """,
+        [
+            result.status,
+            _now(),
+            result.added,
+            result.changed,
+            result.removed,
+            result.unchanged,
+            result.invalid,
+            result.rejected,
+            deferred,
+            result.acknowledged,
+            result.batches,
+            result.retries,
+            result.seconds,
+            result.error,
+            result.run_id,
+        ],
+    )
+
+
+def _samples(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    rows = con.execute(
+        f"""
+        select change, action, audience_id, record_key, payload, previous_payload
+        from _atc_diff
+        qualify row_number() over (partition by change order by rn) <= {SAMPLES_PER_CHANGE}
+        order by rn
+        """
+    ).fetchall()
+    out = []
+    for change, action, audience_id, key, payload, previous in rows:
+        sample: dict[str, Any] = {"change": change, "key": key, "payload": json.loads(payload)}
+        if action != change:
+            sample["action"] = action
+        if audience_id:
+            sample["audience_id"] = audience_id
+        if previous is not None:
+            sample["previous"] = json.loads(previous)
+        out.append(sample)
+    return out
+
+
+def _resolve_sync(name: str, config_path, registry, syncs: Mapping[str, SyncConfig] | None) -> SyncConfig:
+    syncs = load_config(config_path, registry=registry) if syncs is None else syncs
+    if name not in syncs:
+        known = ", ".join(sorted(syncs)) or "none"
+        raise ConfigurationError(f"no sync named {name!r} in the configuration (known: {known})")
+    return syncs[name]
+
+
+def plan_sync(
+    name: str,
+    db_path: str | Path,
+    config_path: str | Path | None = None,
+    *,
+    registry: Mapping[str, type] | None = None,
+    syncs: Mapping[str, SyncConfig] | None = None,
+) -> SyncRunResult:
+    """What ``run_sync`` would send now, without calling the destination or writing state."""
+    started = time.perf_counter()
+    sync = _resolve_sync(name, config_path, registry, syncs)
+    limits = _limits_for(sync, registry, None)
+    con = _connect(db_path)
+    try:
+        ensure_sync_tables(con)
+        prepared = _prepare(con, sync, limits, run_id="plan", record_invalid=False)
+        result = SyncRunResult(
+            sync_name=sync.name,
+            destination=sync.destination,
+            run_id="plan",
+            dry_run=True,
+            invalid=prepared.invalid,
+            retries=prepared.retry_records,
+            **prepared.counts,
+        )
+        result.batches = _count_batches(con, prepared)
+        result.samples = _samples(con)
+    finally:
+        con.close()
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _count_batches(con, prepared: _Prepared) -> int:
+    return sum(1 for _ in _cut_batches(_iter_diff(con), prepared.batch_size, prepared.limits.max_batch_bytes))
+
+
+def build_destination_for(sync: SyncConfig, env: Mapping[str, str] | None = None) -> Destination:
+    """Instantiate the sync's destination from its settings; credentials stay in the environment."""
+    from activation import destinations
+
+    env = os.environ if env is None else env
+    return destinations.build_destination(sync.destination, sync.destination_settings(env), env)
+
+
+def _check(dest: Destination, sync: SyncConfig, scrub: _Scrubber) -> None:
+    """The destination's harmless call, before anything is sent."""
+    try:
+        dest.check()
+    except ConfigurationError as exc:
+        raise _Stop(f"configuration error from {sync.destination}: {scrub(str(exc))}") from None
+    except TransientError as exc:
+        raise _Stop(f"{sync.destination} is unreachable; nothing was sent: {scrub(str(exc))}") from None
+
+
+def run_sync(
+    name: str,
+    db_path: str | Path,
+    config_path: str | Path | None = None,
+    progress: ProgressCallback | None = None,
+    *,
+    destination: Destination | None = None,
+    registry: Mapping[str, type] | None = None,
+    syncs: Mapping[str, SyncConfig] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> SyncRunResult:
+    """Send the sync's changes; advance state only for what the destination acknowledged.
+
+    ``destination`` replaces the one built from the configuration (tests);
+    ``env`` replaces ``os.environ`` for settings and credentials.
+    Raises ConfigurationError for a bad configuration found before anything is sent;
+    problems during the run end in ``status`` ``failed`` or ``partial`` with ``error``.
+    """
+    started = time.perf_counter()
+    started_at = _now()
+    env = os.environ if env is None else env
+    sync = _resolve_sync(name, config_path, registry, syncs)
+    scrub = _Scrubber([env.get(v, "") for v in sync.credentials.values()])
+    try:
+        scrub = _Scrubber(list(sync.credential_values(env).values()))
+        dest = destination if destination is not None else build_destination_for(sync, env)
+    except ConfigurationError as exc:
+        raise ConfigurationError(scrub(str(exc)) or "configuration error") from None
+    run_id = _new_run_id()
+    result = SyncRunResult(sync_name=sync.name, destination=sync.destination, run_id=run_id, dry_run=False)
+    con = _connect(db_path)
+    deferred = 0
+    try:
+        ensure_sync_tables(con)
+        prepared = _prepare(con, sync, dest.limits, run_id=run_id, record_invalid=True)
+        result.added = prepared.counts["added"]
+        result.changed = prepared.counts["changed"]
+        result.removed = prepared.counts["removed"]
+        result.unchanged = prepared.counts["unchanged"]
+        result.invalid = prepared.invalid
+        _insert_run(con, result, sync, started_at)
+        log.info(
+            "sync %s run %s: %d to send (%d added, %d changed, %d removed), %d unchanged, %d invalid",
+            sync.name,
+            run_id,
+            prepared.to_send,
+            result.added,
+            result.changed,
+            result.removed,
+            result.unchanged,
+            result.invalid,
+        )
+        sender = _Sender(dest, sync, scrub)
+        done = 0
+        consecutive_transient = 0
+        if progress:
+            progress(0, prepared.to_send)
+        try:
+            if prepared.to_send:
+                _check(dest, sync, scrub)
+            for pending in _cut_batches(_iter_diff(con), prepared.batch_size, prepared.limits.max_batch_bytes):
+                if consecutive_transient >= MAX_CONSECUTIVE_TRANSIENT:
+                    deferred += len(pending)
+                    done += len(pending)
+                    continue
+                outcomes = sender.send(pending)
+                _commit_outcomes(con, sync, run_id, outcomes)
+                ok = sum(1 for _, s, _ in outcomes if s == "ok")
+                bad = [(p, r) for p, s, r in outcomes if s == "rejected"]
+                later = sum(1 for _, s, _ in outcomes if s == "deferred")
+                result.acknowledged += ok
+                result.rejected += len(bad)
+                deferred += later
+                for p, r in bad[:3]:
+                    log.warning("sync %s: %s refused key %s: %s", sync.name, sync.destination, p.record.key, r.message)
+                consecutive_transient = consecutive_transient + 1 if later == len(outcomes) else 0
+                done += len(pending)
+                if progress:
+                    progress(done, prepared.to_send)
+        except _Stop as exc:
+            result.status = "failed"
+            result.error = scrub(str(exc))
+        result.batches = sender.calls
+        # Records re-sent after an earlier refusal, batch halves, and the HTTP retries the destination made.
+        result.retries = prepared.retry_records + sender.resends + int(getattr(dest, "retries", 0) or 0)
+        if result.status != "failed":
+            if deferred:
+                result.status = "partial"
+                result.error = (
+                    f"{deferred} record(s) deferred to the next run after transient failures: {sender.last_transient}"
+                )
+            elif result.rejected:
+                result.status = "partial"
+        result.seconds = round(time.perf_counter() - started, 3)
+        _finish_run(con, result, deferred)
+    finally:
+        con.close()
+    log.info(
+        "sync %s run %s %s: %d acknowledged, %d rejected, %d deferred, %d batches in %.1f s",
+        sync.name,
+        run_id,
+        result.status,
+        result.acknowledged,
+        result.rejected,
+        deferred,
+        result.batches,
+        result.seconds,
+    )
+    return result
+
+
+def last_runs(db_path: str | Path) -> list[dict[str, Any]]:
+    """The latest run of every sync (for summaries): one dict per sync, by name."""
+    try:
+        con = duckdb.connect(str(db_path), read_only=True)
+    except duckdb.Error:
+        return []
+    try:
+        if not _table_exists(con, SYNC_SCHEMA, "sync_runs"):
+            return []
+        cur = con.execute(
+            f"""
+            select *
+            from {SYNC_SCHEMA}.sync_runs
+            qualify row_number() over (partition by sync_name order by started_at desc, run_id desc) = 1
+            order by sync_name
+            """
+        )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    finally:
+        con.close()

@@ -1,0 +1,402 @@
+"""End to end: sync models built by dbt, the engine, the real destinations and the channel sandbox.
+
+Two generations of decisions are built once per module (dbt builds the activation
+models on small hand-made marts). Every test copies the warehouse, runs the syncs of
+``syncs.yml`` against a sandbox (under faults where it says so) until they settle,
+and compares what each channel tool holds with the sync model's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from activation.engine import load_config, run_sync
+from activation.sandbox import SANDBOX_DEFAULTS, SandboxServer
+from journey_atc.dbt import PROJECT_DIR, run_dbt
+from journey_atc.raw_schema import create_raw_tables_sql
+
+JOURNEYS = ["welcome", "abandoned_cart", "win_back", "pre_show", "vip_loyalty"]
+FAST = {
+    "retry_attempts": 3,
+    "retry_initial_wait": 0.01,
+    "retry_max_wait": 0.2,
+    "retry_jitter": 0.01,
+    "timeout": 1.0,
+    "job_poll_seconds": 0.01,
+}
+SETTLE_RUNS = 10
+
+
+# -- the warehouse ---------------------------------------------------------------------
+
+
+def _assignments(generation: int) -> tuple[list[tuple], list[tuple]]:
+    """(journey_assignments rows, profiles rows) for 24 people, changed in generation 2."""
+    base = datetime(2026, 10, 30, 8, 0)
+    assignments, profiles = [], []
+    ids = range(1, 25) if generation == 1 else [*range(7, 25), *range(41, 47)]
+    for i in ids:
+        pid = f"per_{i:03d}"
+        journey = JOURNEYS[i % 4]
+        if generation == 2 and 11 <= i <= 15:
+            journey = "vip_loyalty"  # moved to another journey
+        email = f"person{i}@example.com"
+        if generation == 2 and 16 <= i <= 18:
+            email = f"person{i}.new@example.com"  # a changed attribute
+        channel = "sms" if i % 6 == 0 else "email"
+        holdout = i in (5, 10)
+        if i == 9:
+            channel = None  # no reachable channel
+        entered = base + timedelta(hours=i)
+        assignments.append(
+            (
+                pid,
+                journey,
+                entered,
+                entered + timedelta(days=14),
+                None if holdout else channel,
+                holdout,
+                f"ctx{i}",
+                f'{{"item": "ctx{i}", "n": {i}}}',
+            )
+        )
+        profiles.append(
+            (pid, f"u{i}", email, True, f"+1555010{i:04d}", i % 6 == 0, "en-US", "America/New_York", True, i % 6 == 0)
+        )
+    return assignments, profiles
+
+
+def _write_marts(db: Path, generation: int) -> None:
+    assignments, profiles = _assignments(generation)
+    with duckdb.connect(str(db)) as con:
+        for stmt in create_raw_tables_sql():
+            con.execute(stmt)
+        con.execute(
+            "create or replace table main.journey_assignments (person_id varchar, journey_id varchar, "
+            "entered_at timestamp, expected_end_at timestamp, channel varchar, is_holdout boolean, "
+            "context_key varchar, context varchar)"
+        )
+        con.executemany("insert into main.journey_assignments values (?, ?, ?, ?, ?, ?, ?, ?)", assignments)
+        con.execute(
+            "create or replace table main.profiles (person_id varchar, primary_user_id varchar, email varchar, "
+            "has_valid_email boolean, phone_e164 varchar, has_valid_phone boolean, locale varchar, "
+            "timezone varchar, is_email_reachable boolean, is_sms_reachable boolean, "
+            "is_push_reachable boolean, is_whatsapp_reachable boolean)"
+        )
+        con.executemany(
+            "insert into main.profiles values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, false, false)",
+            profiles,
+        )
+        con.execute("create or replace table main.journeys (journey_id varchar, journey_name varchar)")
+        con.executemany("insert into main.journeys values (?, ?)", [(j, j.replace("_", " ").title()) for j in JOURNEYS])
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("sync-e2e")
+    out = {}
+    for generation in (1, 2):
+        db = root / f"v{generation}.duckdb"
+        _write_marts(db, generation)
+        # One work dir for both runs: the second reuses the first's parse.
+        run_dbt(["run", "--select", "tag:activation"], db_path=db, work_dir=root / "dbt")
+        out[f"v{generation}"] = db
+    return out
+
+
+@pytest.fixture
+def config(tmp_path) -> Path:
+    """syncs.yml with short retries and generous pacing, so faults cost little time."""
+    data = yaml.safe_load((PROJECT_DIR / "syncs.yml").read_text())
+    for sync in data["syncs"].values():
+        sync["settings"] = {**sync.get("settings", {}), **FAST}
+        sync["rate_limit"] = {"requests_per_second": 500, "burst": 500}
+    path = tmp_path / "syncs.yml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture
+def warehouse(built, tmp_path) -> Path:
+    db = tmp_path / "wh.duckdb"
+    shutil.copy(built["v1"], db)
+    return db
+
+
+def _next_generation(db: Path, built: dict[str, Path]) -> None:
+    with duckdb.connect(str(db)) as con:
+        con.execute(f"attach '{built['v2']}' as v2 (read_only)")
+        for (table,) in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_catalog = 'v2' and table_schema = 'main' and table_name like 'sync_%'"
+        ).fetchall():
+            con.execute(f"create or replace table main.{table} as select * from v2.main.{table}")
+        con.execute("detach v2")
+
+
+@pytest.fixture
+def sandbox(monkeypatch):
+    with SandboxServer(faults={"vendors": {"*": {"rate_limit": None}}}) as server:
+        monkeypatch.setenv("ATC_SANDBOX_PORT", str(server.port))
+        yield server
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _run_all(db: Path, config: Path) -> dict:
+    return {name: run_sync(name, db, config) for name in load_config(config)}
+
+
+def _settle(db: Path, config: Path) -> list[dict]:
+    """Run every sync again until none has anything left to send (what a schedule does)."""
+    runs = []
+    for _ in range(SETTLE_RUNS):
+        results = _run_all(db, config)
+        runs.append(results)
+        if all(r.status == "ok" and r.added + r.changed + r.removed == 0 for r in results.values()):
+            return runs
+    pytest.fail(f"the syncs did not settle in {SETTLE_RUNS} runs: {runs[-1]}")
+
+
+def _rows(db: Path, model: str) -> list[dict]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        cur = con.execute(f"select * from main.{model}")
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def assert_tools_hold_the_sync_models(sandbox: SandboxServer, db: Path, config: Path) -> None:
+    state = sandbox.state()
+    for name, sync in load_config(config).items():
+        rows = _rows(db, sync.model)
+        keys = {r[sync.primary_key] for r in rows}
+        assert keys, name
+        if sync.mode == "audience":
+            for journey in JOURNEYS:
+                expected = {r[sync.primary_key] for r in rows if r["journey_id"] == journey}
+                assert sandbox.members(sync.destination, journey) == expected, (name, journey)
+            continue
+        journey_of = {r[sync.primary_key]: r["journey_id"] for r in rows}
+        email_of = {r[sync.primary_key]: r.get("email") for r in rows}
+        if sync.destination == "webhook":
+            held = state["webhook"]["members"].get(sync.object, {})
+        else:
+            held = sandbox.profiles(sync.destination)
+        held = {k: v for k, v in held.items() if v.get("journey_id") is not None}
+        if sync.mode == "mirror":
+            assert set(held) == keys, name  # removed keys are gone (their journey fields cleared)
+        else:
+            assert keys <= set(held), name  # upsert never removes
+        for key in keys:
+            assert held[key]["journey_id"] == journey_of[key], (name, key)
+            if "email" in held[key]:
+                assert held[key]["email"] == email_of[key], (name, key)
+    if "webhook_journey_assignments" in load_config(config):
+        # Each transition was delivered once: as many deliveries as acknowledged changes.
+        deliveries = state["webhook"]["deliveries"]
+        with duckdb.connect(str(db), read_only=True) as con:
+            acknowledged = con.execute(
+                "select sum(acknowledged) from atc_sync.sync_runs where sync_name = 'webhook_journey_assignments'"
+            ).fetchone()[0]
+        assert len(deliveries) == len({d["id"] for d in deliveries}) == acknowledged
+
+
+# -- tests ------------------------------------------------------------------------------
+
+
+def test_the_default_config_needs_nothing_configured_and_a_second_run_sends_nothing(warehouse, sandbox):
+    results = _run_all(warehouse, PROJECT_DIR / "syncs.yml")
+    assert {r.status for r in results.values()} == {"ok"}
+    assert all(r.added > 0 and r.acknowledged == r.added for r in results.values())
+    assert_tools_hold_the_sync_models(sandbox, warehouse, PROJECT_DIR / "syncs.yml")
+
+    requests_before = {v: s.get("stats", {}).get("requests") for v, s in sandbox.state().items() if v != "faults"}
+    again = _run_all(warehouse, PROJECT_DIR / "syncs.yml")
+    assert all(r.added + r.changed + r.removed == 0 and r.batches == 0 for r in again.values())
+    requests_after = {v: s.get("stats", {}).get("requests") for v, s in sandbox.state().items() if v != "faults"}
+    assert requests_after == requests_before
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for (table,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'atc_sync'"
+        ).fetchall():
+            dump = repr(con.execute(f"select * from atc_sync.{table}").fetchall())
+            assert not any(secret in dump for secret in SANDBOX_DEFAULTS.values()), table
+
+
+def test_changes_removals_and_journey_moves_reach_every_tool(warehouse, sandbox, built, config):
+    _settle(warehouse, config)
+    _next_generation(warehouse, built)
+    runs = _settle(warehouse, config)
+    first = runs[0]
+    # per_001..per_006 left (per_005, in the control group, was never sent); per_041..per_046
+    # arrived; per_011..per_015 moved to vip_loyalty; per_016..per_018 changed their email.
+    braze = first["braze_users"]
+    assert (braze.added, braze.changed, braze.removed) == (6, 8, 5)
+    iterable_users = first["iterable_users"]
+    assert (iterable_users.added, iterable_users.changed, iterable_users.removed) == (6, 8, 0)  # upsert
+    # Audience members are keyed by (journey, person): a move leaves one list and joins another.
+    lists = first["iterable_journey_lists"]
+    assert (lists.added, lists.changed, lists.removed) == (11, 3, 10)
+    webhook = first["webhook_journey_assignments"]
+    assert (webhook.added, webhook.changed, webhook.removed) == (6, 5, 5)  # the email is not in its payload
+    assert_tools_hold_the_sync_models(sandbox, warehouse, config)
+
+
+FAULTS = {
+    "a_429_storm": ({"throttle_rate": 0.5, "retry_after": 0}, True),
+    "server_errors": ({"error_rate": 0.35, "error_status": 503}, True),
+    "connection_resets": ({"drop_rate": 0.3}, True),
+    "lost_answers": ({"lose_rate": 0.3}, True),
+    "timeouts": ({"latency_ms": 1500}, False),
+    "an_outage": ({"outage": True}, False),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_under_faults_the_tools_end_up_holding_exactly_the_sync_models(warehouse, sandbox, built, config, fault):
+    settings, lasting = FAULTS[fault]
+    faults = {"seed": 11, "vendors": {"*": {**settings, "rate_limit": None}}}
+    for generation in (1, 2):
+        if generation == 2:
+            _next_generation(warehouse, built)
+        sandbox.set_faults(faults)
+        under_fault = _run_all(warehouse, config)
+        if not lasting:
+            # Nothing gets through a dead or slow service; nothing is recorded as sent either.
+            assert all(r.status != "ok" for r in under_fault.values() if r.added + r.changed + r.removed)
+            sandbox.set_faults({"vendors": {"*": {"rate_limit": None}}})
+        _settle(warehouse, config)
+        assert_tools_hold_the_sync_models(sandbox, warehouse, config)
+    injected = sum(sum(v.values()) for v in sandbox.state()["faults"].values())
+    assert injected > 0
+
+
+def test_records_a_tool_refuses_are_recorded_with_its_words_and_land_once_it_accepts_them(warehouse, sandbox, config):
+    # Segment answers 200 and drops refused messages silently, so no sender can see them;
+    # every other tool names the records it refused.
+    refusing = {v: {"reject_pattern": r"person1\d@"} for v in ("braze", "iterable", "customerio", "klaviyo")}
+    sandbox.set_faults({"seed": 3, "vendors": {"*": {"rate_limit": None}, **refusing}})
+    results = _run_all(warehouse, config)
+    braze = results["braze_users"]
+    assert braze.rejected == 9 and braze.status == "partial"  # person11..person19 (person10 is a holdout)
+    assert braze.acknowledged == braze.added - 9
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        messages = con.execute(
+            "select record_key, message from atc_sync.sync_rejections where sync_name = 'braze_users' "
+            "order by record_key"
+        ).fetchall()
+    assert len(messages) == 9
+    assert all("Invalid email address" in m or "blocked" in m for _, m in messages)
+
+    sandbox.set_faults({"vendors": {"*": {"rate_limit": None}}})
+    retried = _run_all(warehouse, config)
+    assert retried["braze_users"].acknowledged == 9 and retried["braze_users"].retries >= 9
+    _settle(warehouse, config)
+    assert_tools_hold_the_sync_models(sandbox, warehouse, config)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from atc_sync.sync_rejections where resolved_at is null").fetchone() == (0,)
+
+
+def _atc(*args: str, port: int) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR), "ATC_SANDBOX_PORT": str(port)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "journey_atc.cli", *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_a_sync_process_killed_mid_run_then_run_again_loses_and_duplicates_nothing(warehouse, sandbox, config):
+    # Slow deliveries so the kill lands while the webhook sync is sending.
+    sandbox.set_faults({"vendors": {"*": {"rate_limit": None}, "webhook": {"latency_ms": 150}}})
+    names = ["braze_users", "webhook_journey_assignments"]
+    proc = _atc("sync", "run", *names, "--db", str(warehouse), "--config", str(config), port=sandbox.port)
+    deadline = time.monotonic() + 120
+    while len(sandbox.state()["webhook"]["deliveries"]) < 6:
+        assert proc.poll() is None, proc.stdout.read()
+        assert time.monotonic() < deadline, "the sync never started delivering"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    delivered = len(sandbox.state()["webhook"]["deliveries"])
+    expected = len(_rows(warehouse, "sync_webhook__journey_assignments"))
+    assert delivered < expected  # it really died mid-run
+
+    sandbox.set_faults({"vendors": {"*": {"rate_limit": None}}})
+    rerun = _atc("sync", "run", *names, "--db", str(warehouse), "--config", str(config), port=sandbox.port)
+    output, _ = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, output
+    assert "Sync runs" in output
+
+    state = sandbox.state()["webhook"]
+    assert len(state["deliveries"]) == len({d["id"] for d in state["deliveries"]}) == expected
+    members = state["members"]["journey_assignment"]
+    assert set(members) == {r["person_id"] for r in _rows(warehouse, "sync_webhook__journey_assignments")}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        statuses = con.execute(
+            "select status, count(*) from atc_sync.sync_runs where sync_name = ? group by 1 order by 1",
+            ["webhook_journey_assignments"],
+        ).fetchall()
+    assert statuses == [("ok", 1), ("running", 1)]  # the killed run is visibly unfinished
+
+
+def test_plan_shows_what_would_change_and_calls_nothing(warehouse, sandbox, built, config):
+    from journey_atc.cli import main
+
+    _settle(warehouse, config)
+    _next_generation(warehouse, built)
+    before = sandbox.state()["webhook"]["stats"].get("requests")
+    result = CliRunner().invoke(
+        main, ["sync", "plan", "webhook_journey_assignments", "--db", str(warehouse), "--config", str(config)]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "webhook_journey_assignments -> webhook (mirror, journey_assignment): 6 added, 5 changed, 5 removed"
+        in result.output
+    )
+    assert "removed per_001" in result.output or "removed per_002" in result.output
+    assert sandbox.state()["webhook"]["stats"].get("requests") == before
+
+
+def test_an_unknown_sync_and_a_refused_mode_are_reported_by_the_cli(warehouse, tmp_path):
+    from journey_atc.cli import main
+
+    runner = CliRunner()
+    unknown = runner.invoke(main, ["sync", "run", "nope", "--db", str(warehouse)])
+    assert unknown.exit_code == 2 and "No sync named nope" in unknown.output
+    bad = tmp_path / "syncs.yml"
+    bad.write_text(
+        "version: 1\nsyncs:\n  lists:\n    model: sync_klaviyo__profiles\n    destination: klaviyo\n"
+        "    object: profile\n    mode: mirror\n    primary_key: external_id\n    fields: {email: email}\n"
+    )
+    refused = runner.invoke(main, ["sync", "plan", "--all", "--db", str(warehouse), "--config", str(bad)])
+    assert refused.exit_code == 2
+    assert "sync 'lists': mode: klaviyo cannot honour mode 'mirror'" in refused.output
+
+
+def test_last_runs_feed_the_summary(warehouse, sandbox, config):
+    from activation.engine import last_runs
+
+    _run_all(warehouse, config)
+    runs = {r["sync_name"]: r for r in last_runs(warehouse)}
+    assert set(runs) == set(load_config(config))
+    assert all(r["status"] == "ok" and r["finished_at"] >= r["started_at"] for r in runs.values())
+    assert isinstance(runs["braze_users"]["started_at"], datetime)
+    assert runs["braze_users"]["started_at"] <= datetime.now(UTC).replace(tzinfo=None)
