@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PEOPLE ?= 10000
 SEED ?= 7
 
-.PHONY: run test env lint bench clean
+.PHONY: run test env lint bench ui clean
 
 run: $(VENV)/.installed
 	atc demo --people $(PEOPLE) --seed $(SEED)
@@ -36,6 +36,11 @@ $(VENV)/.installed: pyproject.toml
 
 lint: $(VENV)/.installed
 	ruff check . && ruff format --check . && sqlfluff lint dbt_project/models dbt_project/data-tests
+
+# The Dagster UI on http://127.0.0.1:3000 (docs/operations.md).
+ui: $(VENV)/.installed
+	mkdir -p .dagster && cp orchestration/dagster.yaml .dagster/
+	DAGSTER_HOME=$(abspath .dagster) dagster dev -w workspace.yaml
 
 bench: $(VENV)/.installed
 	python bench/bench_foundation.py
