@@ -73,7 +73,7 @@ requests_joined as (
             assignments.channel,
             {{ dbt.split_part('journeys.channel_preference', "'|'", 1) }}
         ) as requested_channel,
-        {{ dbt.datediff('assignments.entered_at', as_of, 'minute') }} as minutes_since_entry,
+        {{ dbt.datediff('assignments.entered_at', as_of, 'minute') }} as minutes_since_entry,  -- noqa: LT05
         coalesce(
             iana_timezones.timezone,
             '{{ var("atc__default_timezone", "America/New_York") }}'
