@@ -57,35 +57,57 @@ parsed as (
 
 ),
 
+{#- Each JSON document is read once for all the paths taken from it. -#}
+{%- set context_paths = [
+    '$.device.id', '$.device.type', '$.locale', '$.timezone', '$.ip', '$.location.country',
+    '$.traits.email', '$.traits.phone',
+] -%}
+{%- set traits_paths = ['$.email', '$.phone'] -%}
+{%- set properties_paths = [
+    '$.category', '$.product_id', '$.show_id', '$.venue_id', '$.order_id', '$.cart_id',
+    '$.ticket_type', '$.quantity', '$.revenue', '$.currency',
+] -%}
+
+documents as (
+
+    select
+        *,
+        {{ journey_atc.json_texts('context_json', context_paths) }} as context_values,
+        {{ journey_atc.json_texts('traits_json', traits_paths) }} as traits_values,
+        {{ journey_atc.json_texts('properties_json', properties_paths) }} as properties_values
+    from parsed
+
+),
+
 extracted as (
 
     select
         *,
-        nullif(trim({{ journey_atc.json_text('context_json', '$.device.id') }}), '') as device_id,
-        lower(nullif(trim({{ journey_atc.json_text('context_json', '$.device.type') }}), '')) as device_type,
-        nullif(trim({{ journey_atc.json_text('context_json', '$.locale') }}), '') as locale, -- noqa: RF04
-        nullif(trim({{ journey_atc.json_text('context_json', '$.timezone') }}), '') as timezone, -- noqa: RF04
-        nullif(trim({{ journey_atc.json_text('context_json', '$.ip') }}), '') as ip,
-        upper(trim({{ journey_atc.json_text('context_json', '$.location.country') }})) as location_country,
+        nullif(trim({{ journey_atc.list_item('context_values', 1) }}), '') as device_id,
+        lower(nullif(trim({{ journey_atc.list_item('context_values', 2) }}), '')) as device_type,
+        nullif(trim({{ journey_atc.list_item('context_values', 3) }}), '') as locale, -- noqa: RF04
+        nullif(trim({{ journey_atc.list_item('context_values', 4) }}), '') as timezone, -- noqa: RF04
+        nullif(trim({{ journey_atc.list_item('context_values', 5) }}), '') as ip,
+        upper(trim({{ journey_atc.list_item('context_values', 6) }})) as location_country,
         coalesce(
-            {{ journey_atc.json_text('traits_json', '$.email') }},
-            {{ journey_atc.json_text('context_json', '$.traits.email') }}
+            {{ journey_atc.list_item('traits_values', 1) }},
+            {{ journey_atc.list_item('context_values', 7) }}
         ) as raw_email,
         coalesce(
-            nullif(trim({{ journey_atc.json_text('traits_json', '$.phone') }}), ''),
-            nullif(trim({{ journey_atc.json_text('context_json', '$.traits.phone') }}), '')
+            nullif(trim({{ journey_atc.list_item('traits_values', 2) }}), ''),
+            nullif(trim({{ journey_atc.list_item('context_values', 8) }}), '')
         ) as phone_raw,
-        nullif(trim({{ journey_atc.json_text('properties_json', '$.category') }}), '') as category,
-        nullif(trim({{ journey_atc.json_text('properties_json', '$.product_id') }}), '') as product_id,
-        nullif(trim({{ journey_atc.json_text('properties_json', '$.show_id') }}), '') as show_id,
-        nullif(trim({{ journey_atc.json_text('properties_json', '$.venue_id') }}), '') as venue_id,
-        nullif(trim({{ journey_atc.json_text('properties_json', '$.order_id') }}), '') as order_id,
-        nullif(trim({{ journey_atc.json_text('properties_json', '$.cart_id') }}), '') as cart_id,
-        lower(nullif(trim({{ journey_atc.json_text('properties_json', '$.ticket_type') }}), '')) as ticket_type,
-        {{ dbt.safe_cast(journey_atc.json_text('properties_json', '$.quantity'), 'double') }} as raw_quantity,
-        {{ dbt.safe_cast(journey_atc.json_text('properties_json', '$.revenue'), 'double') }} as revenue,
-        upper(nullif(trim({{ journey_atc.json_text('properties_json', '$.currency') }}), '')) as currency
-    from parsed
+        nullif(trim({{ journey_atc.list_item('properties_values', 1) }}), '') as category,
+        nullif(trim({{ journey_atc.list_item('properties_values', 2) }}), '') as product_id,
+        nullif(trim({{ journey_atc.list_item('properties_values', 3) }}), '') as show_id,
+        nullif(trim({{ journey_atc.list_item('properties_values', 4) }}), '') as venue_id,
+        nullif(trim({{ journey_atc.list_item('properties_values', 5) }}), '') as order_id,
+        nullif(trim({{ journey_atc.list_item('properties_values', 6) }}), '') as cart_id,
+        lower(nullif(trim({{ journey_atc.list_item('properties_values', 7) }}), '')) as ticket_type,
+        {{ dbt.safe_cast(journey_atc.list_item('properties_values', 8), 'double') }} as raw_quantity,
+        {{ dbt.safe_cast(journey_atc.list_item('properties_values', 9), 'double') }} as revenue,
+        upper(nullif(trim({{ journey_atc.list_item('properties_values', 10) }}), '')) as currency
+    from documents
 
 ),
 
@@ -105,23 +127,57 @@ located as (
 
 ),
 
+-- national numbers are read in the event's country, else the default region
+phone_sightings as (
+
+    select
+        *,
+        coalesce(country, '{{ default_region }}') as phone_country
+    from located
+
+),
+
+-- a few hundred thousand distinct numbers among tens of millions of events:
+-- each distinct (number, country) is normalised once, then joined back
+distinct_phones as (
+
+    select distinct
+        phone_raw,
+        phone_country
+    from phone_sightings
+    where phone_raw is not null
+
+),
+
+normalised_phones as (
+
+    select
+        phone_raw,
+        phone_country,
+        {{ journey_atc.normalize_phone_e164('phone_raw', 'phone_country') }} as phone_e164
+    from distinct_phones
+
+),
+
 named as (
 
     select
-        located.*,
+        phone_sightings.*,
         case
-            when located.event_type = 'track' then known_event_names.event_name
-            when located.event_type = 'page' then 'page_viewed'
-            when located.event_type = 'screen' then 'screen_viewed'
-            when located.event_type = 'identify' then 'identified'
-            when located.event_type = 'alias' then 'aliased'
+            when phone_sightings.event_type = 'track' then known_event_names.event_name
+            when phone_sightings.event_type = 'page' then 'page_viewed'
+            when phone_sightings.event_type = 'screen' then 'screen_viewed'
+            when phone_sightings.event_type = 'identify' then 'identified'
+            when phone_sightings.event_type = 'alias' then 'aliased'
         end as event_name,
-        {{ journey_atc.normalize_phone_e164(
-            'located.phone_raw', "coalesce(located.country, '" ~ default_region ~ "')"
-        ) }} as phone_e164
-    from located
+        normalised_phones.phone_e164
+    from phone_sightings
     left join known_event_names
-        on lower(located.raw_event_name) = known_event_names.event_key
+        on lower(phone_sightings.raw_event_name) = known_event_names.event_key
+    left join normalised_phones
+        on
+            phone_sightings.phone_raw = normalised_phones.phone_raw
+            and phone_sightings.phone_country = normalised_phones.phone_country
 
 ),
 
