@@ -106,7 +106,7 @@ def layer_timings(run_results: Path, manifest: Path) -> dict:
         kind = node.get("resource_type", r["unique_id"].split(".")[0])
         path = node.get("original_file_path", "")
         parts = Path(path).parts
-        if kind == "seed":
+        if kind == "seed" or (parts and parts[0] == "seeds"):
             layer = "seeds"
         elif len(parts) > 2 and parts[0] == "dbt_project":
             layer = parts[2] if parts[1] in ("models", "data-tests") and len(parts) > 3 else parts[1]
