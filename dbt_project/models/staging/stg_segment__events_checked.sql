@@ -181,10 +181,62 @@ named as (
 
 ),
 
+-- only the columns the rest needs: the window below sorts whole rows, so the
+-- parsed documents and their value lists are dropped before it
 checked as (
 
     select
-        *,
+        event_id,
+        raw_message_id,
+        raw_type,
+        event_type,
+        event_name,
+        raw_event_name,
+        anonymous_id,
+        user_id,
+        previous_id,
+        device_id,
+        device_type,
+        email,
+        phone_raw,
+        phone_e164,
+        raw_timestamp,
+        raw_received_at,
+        occurred_at,
+        parsed_received_at,
+        timezone,
+        locale,
+        country,
+        ip,
+        category,
+        product_id,
+        show_id,
+        venue_id,
+        order_id,
+        cart_id,
+        ticket_type,
+        raw_quantity,
+        revenue,
+        currency,
+        case when properties_json is not null then raw_properties end as properties,
+        case
+            when raw_context is not null and trim(raw_context) != '' and context_json is null then 'context'
+            when raw_properties is not null and trim(raw_properties) != '' and properties_json is null
+                then 'properties'
+            else 'traits'
+        end as invalid_json_field,
+        substring(
+            case
+                when raw_context is not null and trim(raw_context) != '' and context_json is null then raw_context
+                when raw_properties is not null and trim(raw_properties) != '' and properties_json is null
+                    then raw_properties
+                else raw_traits
+            end,
+            1,
+            80
+        ) as invalid_json_text,
+        _source_file,
+        _source_line,
         case
             when event_id is null then 'missing_message_id'
             when raw_context is not null and trim(raw_context) != '' and context_json is null then 'invalid_json'
@@ -266,19 +318,12 @@ final as (
         case when raw_quantity = floor(raw_quantity) then cast(raw_quantity as {{ dbt.type_int() }}) end as quantity,
         revenue,
         currency,
-        case when properties_json is not null then raw_properties end as properties,
+        properties,
         reason_code,
         case reason_code
             when 'missing_message_id' then 'message_id is missing or empty'
             when 'invalid_json' then {{ dbt.concat([
-                "case when raw_context is not null and trim(raw_context) != '' and context_json is null"
-                ~ " then 'context' when raw_properties is not null and trim(raw_properties) != ''"
-                ~ " and properties_json is null then 'properties' else 'traits' end",
-                "' is not valid JSON: '",
-                "substring(case when raw_context is not null and trim(raw_context) != ''"
-                ~ " and context_json is null then raw_context when raw_properties is not null"
-                ~ " and trim(raw_properties) != '' and properties_json is null then raw_properties"
-                ~ " else raw_traits end, 1, 80)",
+                "invalid_json_field", "' is not valid JSON: '", "invalid_json_text",
             ]) }}
             when 'unknown_type' then {{ dbt.concat([
                 "'type '", "coalesce(" ~ dbt.concat(["''''", "raw_type", "''''"]) ~ ", 'null')",
