@@ -6,6 +6,16 @@
 {%- set min_valid = var('atc__min_valid_timestamp', '2015-01-01 00:00:00') -%}
 {%- set skew_hours = var('atc__max_clock_skew_hours', 24) -%}
 {%- set default_region = var('atc__default_region', 'US') -%}
+{#- Each JSON document is read once for all the paths taken from it. -#}
+{%- set context_paths = [
+    '$.device.id', '$.device.type', '$.locale', '$.timezone', '$.ip', '$.location.country',
+    '$.traits.email', '$.traits.phone',
+] -%}
+{%- set traits_paths = ['$.email', '$.phone'] -%}
+{%- set properties_paths = [
+    '$.category', '$.product_id', '$.show_id', '$.venue_id', '$.order_id', '$.cart_id',
+    '$.ticket_type', '$.quantity', '$.revenue', '$.currency',
+] -%}
 
 with
 
@@ -56,17 +66,6 @@ parsed as (
     from source
 
 ),
-
-{#- Each JSON document is read once for all the paths taken from it. -#}
-{%- set context_paths = [
-    '$.device.id', '$.device.type', '$.locale', '$.timezone', '$.ip', '$.location.country',
-    '$.traits.email', '$.traits.phone',
-] -%}
-{%- set traits_paths = ['$.email', '$.phone'] -%}
-{%- set properties_paths = [
-    '$.category', '$.product_id', '$.show_id', '$.venue_id', '$.order_id', '$.cart_id',
-    '$.ticket_type', '$.quantity', '$.revenue', '$.currency',
-] -%}
 
 documents as (
 
