@@ -132,6 +132,11 @@ def main() -> None:
     ap.add_argument("--keep-data", action="store_true", help="reuse generated data if present")
     ap.add_argument("--data-dir", type=Path, help="an already generated data set to use")
     ap.add_argument("--raw-db", type=Path, help="a warehouse with the raw tables already loaded, copied")
+    ap.add_argument(
+        "--memory-limit",
+        help="DuckDB memory_limit for the build (e.g. 6GB), added to a copy of profiles.yml; without it"
+        " DuckDB may take 80%% of the machine's memory, which a shared machine may not have free",
+    )
     args = ap.parse_args()
 
     work = args.work_dir / f"foundation-{args.people}"
@@ -140,10 +145,21 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     if db.exists():
         db.unlink()
+    profiles_dir = ROOT
+    if args.memory_limit:
+        profiles_dir = work / "profiles"
+        profiles_dir.mkdir(exist_ok=True)
+        text = (ROOT / "profiles.yml").read_text()
+        marker = "      settings:\n"
+        if marker not in text:
+            raise SystemExit("profiles.yml has no duckdb settings: block to add memory_limit to")
+        text = text.replace(marker, f"{marker}        memory_limit: '{args.memory_limit}'\n", 1)
+        (profiles_dir / "profiles.yml").write_text(text)
+        print(f"  DuckDB memory_limit {args.memory_limit} (profiles in {profiles_dir})")
     env = {
         **os.environ,
         "ATC_DUCKDB_PATH": str(db),
-        "DBT_PROFILES_DIR": str(ROOT),
+        "DBT_PROFILES_DIR": str(profiles_dir),
         "DBT_LOG_PATH": str(work / "logs"),
         "DBT_TARGET_PATH": str(work / "target"),
         "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
@@ -176,6 +192,7 @@ def main() -> None:
         "raw_events": events,
         "people_found": people_found,
         "machine": machine(),
+        "duckdb_memory_limit": args.memory_limit,
         "phases": phases,
         "dbt_build_by_layer": layers["layers"],
         "dbt_build_slowest_nodes": layers["slowest"],

@@ -126,57 +126,23 @@ located as (
 
 ),
 
--- national numbers are read in the event's country, else the default region
-phone_sightings as (
-
-    select
-        *,
-        coalesce(country, '{{ default_region }}') as phone_country
-    from located
-
-),
-
--- a few hundred thousand distinct numbers among tens of millions of events:
--- each distinct (number, country) is normalised once, then joined back
-distinct_phones as (
-
-    select distinct
-        phone_raw,
-        phone_country
-    from phone_sightings
-    where phone_raw is not null
-
-),
-
-normalised_phones as (
-
-    select
-        phone_raw,
-        phone_country,
-        {{ journey_atc.normalize_phone_e164('phone_raw', 'phone_country') }} as phone_e164
-    from distinct_phones
-
-),
-
 named as (
 
     select
-        phone_sightings.*,
+        located.*,
         case
-            when phone_sightings.event_type = 'track' then known_event_names.event_name
-            when phone_sightings.event_type = 'page' then 'page_viewed'
-            when phone_sightings.event_type = 'screen' then 'screen_viewed'
-            when phone_sightings.event_type = 'identify' then 'identified'
-            when phone_sightings.event_type = 'alias' then 'aliased'
+            when located.event_type = 'track' then known_event_names.event_name
+            when located.event_type = 'page' then 'page_viewed'
+            when located.event_type = 'screen' then 'screen_viewed'
+            when located.event_type = 'identify' then 'identified'
+            when located.event_type = 'alias' then 'aliased'
         end as event_name,
-        normalised_phones.phone_e164
-    from phone_sightings
+        {{ journey_atc.normalize_phone_e164(
+            'located.phone_raw', "coalesce(located.country, '" ~ default_region ~ "')"
+        ) }} as phone_e164
+    from located
     left join known_event_names
-        on lower(phone_sightings.raw_event_name) = known_event_names.event_key
-    left join normalised_phones
-        on
-            phone_sightings.phone_raw = normalised_phones.phone_raw
-            and phone_sightings.phone_country = normalised_phones.phone_country
+        on lower(located.raw_event_name) = known_event_names.event_key
 
 ),
 
