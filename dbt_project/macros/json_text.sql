@@ -28,3 +28,38 @@
 {% macro spark__parse_json(expr) -%}
     case when get_json_object(nullif(trim({{ expr }}), ''), '$') is not null then {{ expr }} end
 {%- endmacro %}
+
+
+{#- Several scalars from one JSON document as a list of texts, in the order of
+    paths (a list of JSONPaths); read item n with list_item(list, n). The
+    document is parsed once for all paths instead of once per json_text call,
+    which matters on tens of millions of rows. -#}
+{% macro json_texts(json_expr, paths) -%}
+    {{ return(adapter.dispatch('json_texts', 'journey_atc')(json_expr, paths)) }}
+{%- endmacro %}
+
+{% macro default__json_texts(json_expr, paths) -%}
+    json_extract_string({{ json_expr }}, [
+        {%- for path in paths %}'{{ path }}'{% if not loop.last %}, {% endif %}{% endfor -%}
+    ])
+{%- endmacro %}
+
+{% macro spark__json_texts(json_expr, paths) -%}
+    array(
+        {%- for path in paths %}get_json_object({{ json_expr }}, '{{ path }}'){% if not loop.last %}, {% endif %}{% endfor -%}
+    )
+{%- endmacro %}
+
+
+{#- Item n (counted from 1) of a list, or null when the list is null. -#}
+{% macro list_item(list_expr, position) -%}
+    {{ return(adapter.dispatch('list_item', 'journey_atc')(list_expr, position)) }}
+{%- endmacro %}
+
+{% macro default__list_item(list_expr, position) -%}
+    {{ list_expr }}[{{ position }}]
+{%- endmacro %}
+
+{% macro spark__list_item(list_expr, position) -%}
+    element_at({{ list_expr }}, {{ position }})
+{%- endmacro %}

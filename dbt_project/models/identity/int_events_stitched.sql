@@ -8,11 +8,27 @@ person_map as (
     select * from {{ ref('identity_person_map') }}
 ),
 
+-- the person lookups run once per distinct combination of identifiers, not
+-- once per event: a browser or app install repeats the same few on every event
+identifier_sets as (
+    select distinct
+        user_id,
+        anonymous_id,
+        device_id,
+        email,
+        phone_e164
+    from events
+),
+
 -- over-linked identifiers are absent from the person map, so the first
 -- identifier found there is the first one that is not over-linked
-stitched as (
+identifier_set_persons as (
     select
-        events.*,
+        identifier_sets.user_id,
+        identifier_sets.anonymous_id,
+        identifier_sets.device_id,
+        identifier_sets.email,
+        identifier_sets.phone_e164,
         coalesce(
             by_user.person_id,
             by_anonymous.person_id,
@@ -27,17 +43,33 @@ stitched as (
             when by_email.person_id is not null then 'email'
             when by_phone.person_id is not null then 'phone'
         end as stitched_via
-    from events
+    from identifier_sets
     left join person_map as by_user
-        on {{ journey_atc.identity_node('user_id', 'events.user_id') }} = by_user.node
+        on {{ journey_atc.identity_node('user_id', 'identifier_sets.user_id') }} = by_user.node
     left join person_map as by_anonymous
-        on {{ journey_atc.identity_node('anonymous_id', 'events.anonymous_id') }} = by_anonymous.node
+        on {{ journey_atc.identity_node('anonymous_id', 'identifier_sets.anonymous_id') }} = by_anonymous.node
     left join person_map as by_device
-        on {{ journey_atc.identity_node('device_id', 'events.device_id') }} = by_device.node
+        on {{ journey_atc.identity_node('device_id', 'identifier_sets.device_id') }} = by_device.node
     left join person_map as by_email
-        on {{ journey_atc.identity_node('email', 'events.email') }} = by_email.node
+        on {{ journey_atc.identity_node('email', 'identifier_sets.email') }} = by_email.node
     left join person_map as by_phone
-        on {{ journey_atc.identity_node('phone', 'events.phone_e164') }} = by_phone.node
+        on {{ journey_atc.identity_node('phone', 'identifier_sets.phone_e164') }} = by_phone.node
+),
+
+-- identifiers may be null, so they are matched null-safely
+stitched as (
+    select
+        events.*,
+        identifier_set_persons.person_id,
+        identifier_set_persons.stitched_via
+    from events
+    left join identifier_set_persons
+        on
+            events.user_id is not distinct from identifier_set_persons.user_id
+            and events.anonymous_id is not distinct from identifier_set_persons.anonymous_id
+            and events.device_id is not distinct from identifier_set_persons.device_id
+            and events.email is not distinct from identifier_set_persons.email
+            and events.phone_e164 is not distinct from identifier_set_persons.phone_e164
 ),
 
 final as (

@@ -4,6 +4,24 @@ events as (
     select * from {{ ref('stg_segment__events') }}
 ),
 
+-- events reduced to their distinct identifier combinations (per call type)
+-- first, so the pairs below are built from far fewer rows than there are events
+identifier_sets as (
+    select
+        user_id,
+        anonymous_id,
+        previous_id,
+        device_id,
+        email,
+        phone_e164,
+        event_type,
+        min(occurred_at) as first_seen_at,
+        max(occurred_at) as last_seen_at,
+        count(*) as event_count
+    from events
+    group by user_id, anonymous_id, previous_id, device_id, email, phone_e164, event_type
+),
+
 -- every pair of identifiers one event vouches for belonging to one person,
 -- as raw values: grouping them before building node strings is much cheaper
 linked_values as (
@@ -13,8 +31,10 @@ linked_values as (
         'anonymous_id' as type_y,
         anonymous_id as value_y,
         event_type,
-        occurred_at
-    from events
+        first_seen_at,
+        last_seen_at,
+        event_count
+    from identifier_sets
     union all
     select
         'anonymous_id' as type_x,
@@ -22,8 +42,10 @@ linked_values as (
         'device_id' as type_y,
         device_id as value_y,
         event_type,
-        occurred_at
-    from events
+        first_seen_at,
+        last_seen_at,
+        event_count
+    from identifier_sets
     union all
     select
         'user_id' as type_x,
@@ -31,8 +53,10 @@ linked_values as (
         'device_id' as type_y,
         device_id as value_y,
         event_type,
-        occurred_at
-    from events
+        first_seen_at,
+        last_seen_at,
+        event_count
+    from identifier_sets
     union all
     select
         'user_id' as type_x,
@@ -40,8 +64,10 @@ linked_values as (
         'email' as type_y,
         email as value_y,
         event_type,
-        occurred_at
-    from events
+        first_seen_at,
+        last_seen_at,
+        event_count
+    from identifier_sets
     union all
     select
         'user_id' as type_x,
@@ -49,8 +75,10 @@ linked_values as (
         'phone' as type_y,
         phone_e164 as value_y,
         event_type,
-        occurred_at
-    from events
+        first_seen_at,
+        last_seen_at,
+        event_count
+    from identifier_sets
     union all
     -- identify without login: the email or phone belongs to the browser or app install
     select
@@ -59,8 +87,10 @@ linked_values as (
         'email' as type_y,
         email as value_y,
         event_type,
-        occurred_at
-    from events
+        first_seen_at,
+        last_seen_at,
+        event_count
+    from identifier_sets
     where user_id is null
     union all
     select
@@ -69,8 +99,10 @@ linked_values as (
         'phone' as type_y,
         phone_e164 as value_y,
         event_type,
-        occurred_at
-    from events
+        first_seen_at,
+        last_seen_at,
+        event_count
+    from identifier_sets
     where user_id is null
     union all
     -- alias: the previous id (an anonymous id) and the user id are the same person
@@ -80,8 +112,10 @@ linked_values as (
         'user_id' as type_y,
         user_id as value_y,
         event_type,
-        occurred_at
-    from events
+        first_seen_at,
+        last_seen_at,
+        event_count
+    from identifier_sets
 ),
 
 value_pairs as (
@@ -90,9 +124,9 @@ value_pairs as (
         value_x,
         type_y,
         value_y,
-        min(occurred_at) as first_seen_at,
-        max(occurred_at) as last_seen_at,
-        count(*) as event_count,
+        min(first_seen_at) as first_seen_at,
+        max(last_seen_at) as last_seen_at,
+        cast(sum(event_count) as {{ dbt.type_bigint() }}) as event_count,
         -- the most deliberate call that linked them wins (see edge_source)
         min(
             case event_type

@@ -1,6 +1,9 @@
 {#- One clean event per Segment message_id: parsed, typed, normalised and
     deduplicated (the earliest delivery wins). Rows that failed a check are in
-    stg_segment__events_quarantined. -#}
+    stg_segment__events_quarantined.
+    A view: it only filters the checked table, so copying tens of millions of
+    wide rows into a second table would cost more than every reader's scan. -#}
+{{ config(materialized='view') }}
 with
 
 checked_events as (

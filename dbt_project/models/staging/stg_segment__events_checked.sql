@@ -6,6 +6,16 @@
 {%- set min_valid = var('atc__min_valid_timestamp', '2015-01-01 00:00:00') -%}
 {%- set skew_hours = var('atc__max_clock_skew_hours', 24) -%}
 {%- set default_region = var('atc__default_region', 'US') -%}
+{#- Each JSON document is read once for all the paths taken from it. -#}
+{%- set context_paths = [
+    '$.device.id', '$.device.type', '$.locale', '$.timezone', '$.ip', '$.location.country',
+    '$.traits.email', '$.traits.phone',
+] -%}
+{%- set traits_paths = ['$.email', '$.phone'] -%}
+{%- set properties_paths = [
+    '$.category', '$.product_id', '$.show_id', '$.venue_id', '$.order_id', '$.cart_id',
+    '$.ticket_type', '$.quantity', '$.revenue', '$.currency',
+] -%}
 
 with
 
@@ -57,35 +67,46 @@ parsed as (
 
 ),
 
+documents as (
+
+    select
+        *,
+        {{ journey_atc.json_texts('context_json', context_paths) }} as context_values,
+        {{ journey_atc.json_texts('traits_json', traits_paths) }} as traits_values,
+        {{ journey_atc.json_texts('properties_json', properties_paths) }} as properties_values
+    from parsed
+
+),
+
 extracted as (
 
     select
         *,
-        nullif(trim({{ journey_atc.json_text('context_json', '$.device.id') }}), '') as device_id,
-        lower(nullif(trim({{ journey_atc.json_text('context_json', '$.device.type') }}), '')) as device_type,
-        nullif(trim({{ journey_atc.json_text('context_json', '$.locale') }}), '') as locale, -- noqa: RF04
-        nullif(trim({{ journey_atc.json_text('context_json', '$.timezone') }}), '') as timezone, -- noqa: RF04
-        nullif(trim({{ journey_atc.json_text('context_json', '$.ip') }}), '') as ip,
-        upper(trim({{ journey_atc.json_text('context_json', '$.location.country') }})) as location_country,
+        nullif(trim({{ journey_atc.list_item('context_values', 1) }}), '') as device_id,
+        lower(nullif(trim({{ journey_atc.list_item('context_values', 2) }}), '')) as device_type,
+        nullif(trim({{ journey_atc.list_item('context_values', 3) }}), '') as locale, -- noqa: RF04
+        nullif(trim({{ journey_atc.list_item('context_values', 4) }}), '') as timezone, -- noqa: RF04
+        nullif(trim({{ journey_atc.list_item('context_values', 5) }}), '') as ip,
+        upper(trim({{ journey_atc.list_item('context_values', 6) }})) as location_country,
         coalesce(
-            {{ journey_atc.json_text('traits_json', '$.email') }},
-            {{ journey_atc.json_text('context_json', '$.traits.email') }}
+            {{ journey_atc.list_item('traits_values', 1) }},
+            {{ journey_atc.list_item('context_values', 7) }}
         ) as raw_email,
         coalesce(
-            nullif(trim({{ journey_atc.json_text('traits_json', '$.phone') }}), ''),
-            nullif(trim({{ journey_atc.json_text('context_json', '$.traits.phone') }}), '')
+            nullif(trim({{ journey_atc.list_item('traits_values', 2) }}), ''),
+            nullif(trim({{ journey_atc.list_item('context_values', 8) }}), '')
         ) as phone_raw,
-        nullif(trim({{ journey_atc.json_text('properties_json', '$.category') }}), '') as category,
-        nullif(trim({{ journey_atc.json_text('properties_json', '$.product_id') }}), '') as product_id,
-        nullif(trim({{ journey_atc.json_text('properties_json', '$.show_id') }}), '') as show_id,
-        nullif(trim({{ journey_atc.json_text('properties_json', '$.venue_id') }}), '') as venue_id,
-        nullif(trim({{ journey_atc.json_text('properties_json', '$.order_id') }}), '') as order_id,
-        nullif(trim({{ journey_atc.json_text('properties_json', '$.cart_id') }}), '') as cart_id,
-        lower(nullif(trim({{ journey_atc.json_text('properties_json', '$.ticket_type') }}), '')) as ticket_type,
-        {{ dbt.safe_cast(journey_atc.json_text('properties_json', '$.quantity'), 'double') }} as raw_quantity,
-        {{ dbt.safe_cast(journey_atc.json_text('properties_json', '$.revenue'), 'double') }} as revenue,
-        upper(nullif(trim({{ journey_atc.json_text('properties_json', '$.currency') }}), '')) as currency
-    from parsed
+        nullif(trim({{ journey_atc.list_item('properties_values', 1) }}), '') as category,
+        nullif(trim({{ journey_atc.list_item('properties_values', 2) }}), '') as product_id,
+        nullif(trim({{ journey_atc.list_item('properties_values', 3) }}), '') as show_id,
+        nullif(trim({{ journey_atc.list_item('properties_values', 4) }}), '') as venue_id,
+        nullif(trim({{ journey_atc.list_item('properties_values', 5) }}), '') as order_id,
+        nullif(trim({{ journey_atc.list_item('properties_values', 6) }}), '') as cart_id,
+        lower(nullif(trim({{ journey_atc.list_item('properties_values', 7) }}), '')) as ticket_type,
+        {{ dbt.safe_cast(journey_atc.list_item('properties_values', 8), 'double') }} as raw_quantity,
+        {{ dbt.safe_cast(journey_atc.list_item('properties_values', 9), 'double') }} as revenue,
+        upper(nullif(trim({{ journey_atc.list_item('properties_values', 10) }}), '')) as currency
+    from documents
 
 ),
 
@@ -125,10 +146,62 @@ named as (
 
 ),
 
+-- only the columns the rest needs: the window below sorts whole rows, so the
+-- parsed documents and their value lists are dropped before it
 checked as (
 
     select
-        *,
+        event_id,
+        raw_message_id,
+        raw_type,
+        event_type,
+        event_name,
+        raw_event_name,
+        anonymous_id,
+        user_id,
+        previous_id,
+        device_id,
+        device_type,
+        email,
+        phone_raw,
+        phone_e164,
+        raw_timestamp,
+        raw_received_at,
+        occurred_at,
+        parsed_received_at,
+        timezone,
+        locale,
+        country,
+        ip,
+        category,
+        product_id,
+        show_id,
+        venue_id,
+        order_id,
+        cart_id,
+        ticket_type,
+        raw_quantity,
+        revenue,
+        currency,
+        case when properties_json is not null then raw_properties end as properties,
+        case
+            when raw_context is not null and trim(raw_context) != '' and context_json is null then 'context'
+            when raw_properties is not null and trim(raw_properties) != '' and properties_json is null
+                then 'properties'
+            else 'traits'
+        end as invalid_json_field,
+        substring(
+            case
+                when raw_context is not null and trim(raw_context) != '' and context_json is null then raw_context
+                when raw_properties is not null and trim(raw_properties) != '' and properties_json is null
+                    then raw_properties
+                else raw_traits
+            end,
+            1,
+            80
+        ) as invalid_json_text,
+        _source_file,
+        _source_line,
         case
             when event_id is null then 'missing_message_id'
             when raw_context is not null and trim(raw_context) != '' and context_json is null then 'invalid_json'
@@ -210,19 +283,12 @@ final as (
         case when raw_quantity = floor(raw_quantity) then cast(raw_quantity as {{ dbt.type_int() }}) end as quantity,
         revenue,
         currency,
-        case when properties_json is not null then raw_properties end as properties,
+        properties,
         reason_code,
         case reason_code
             when 'missing_message_id' then 'message_id is missing or empty'
             when 'invalid_json' then {{ dbt.concat([
-                "case when raw_context is not null and trim(raw_context) != '' and context_json is null"
-                ~ " then 'context' when raw_properties is not null and trim(raw_properties) != ''"
-                ~ " and properties_json is null then 'properties' else 'traits' end",
-                "' is not valid JSON: '",
-                "substring(case when raw_context is not null and trim(raw_context) != ''"
-                ~ " and context_json is null then raw_context when raw_properties is not null"
-                ~ " and trim(raw_properties) != '' and properties_json is null then raw_properties"
-                ~ " else raw_traits end, 1, 80)",
+                "invalid_json_field", "' is not valid JSON: '", "invalid_json_text",
             ]) }}
             when 'unknown_type' then {{ dbt.concat([
                 "'type '", "coalesce(" ~ dbt.concat(["''''", "raw_type", "''''"]) ~ ", 'null')",
