@@ -102,7 +102,6 @@ def build_sync_asset(
     )
     def _sync(context: dg.AssetExecutionContext, atc: AtcResource) -> dg.MaterializeResult:
         from activation.engine import run_sync
-
         from activation.protocol import ConfigurationError
 
         def progress(done: int, total: int) -> None:
