@@ -108,14 +108,20 @@ def _write_marts(db: Path, generation: int) -> None:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("sync-e2e")
-    out = {}
-    for generation in (1, 2):
-        db = root / f"v{generation}.duckdb"
+    v1, v2 = root / "g1" / "wh.duckdb", root / "g2" / "wh.duckdb"
+    for generation, db in ((1, v1), (2, v2)):
+        db.parent.mkdir()
         _write_marts(db, generation)
-        # One work dir for both runs: the second reuses the first's parse.
-        run_dbt(["run", "--select", "tag:activation"], db_path=db, work_dir=root / "dbt")
-        out[f"v{generation}"] = db
-    return out
+    run_dbt(["run", "--select", "tag:activation"], db_path=v1, work_dir=root / "dbt")
+    # Generation 2 runs the very SQL dbt compiled for generation 1 (same file name, so the same
+    # catalog in every reference): one dbt parse instead of two.
+    compiled = root / "dbt" / "target" / "compiled" / "journey_atc" / "dbt_project" / "models" / "activation"
+    models = sorted(compiled.glob("*.sql"), key=lambda path: (path.stem.startswith("sync_"), path.stem))
+    assert [m.stem for m in models][:1] == ["int_sync__assignments"] and len(models) == 9
+    with duckdb.connect(str(v2)) as con:
+        for model in models:
+            con.execute(f"create or replace table main.{model.stem} as {model.read_text()}")
+    return {"v1": v1, "v2": v2}
 
 
 @pytest.fixture
