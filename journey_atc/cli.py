@@ -1,11 +1,15 @@
 """`atc`: the journey-atc command line.
 
-atc demo                 generate a sample data set, load it, build, summarise
+atc demo                 generate a sample data set, load it, run the full job
+                         (build, checks, syncs to the local sandbox), summarise
 atc generate OUT_DIR     write a sample data set (Segment-spec files)
 atc load DATA_DIR        load your own Segment-spec files into the raw schema
 atc build                run `dbt seed` + `dbt build` with one as_of
 atc summary              print what the last build found
 atc explain WHO          why a person got their journey (person_id, email or user id)
+atc sandbox              the local channel server emulating Braze, Iterable, Customer.io, ...
+atc sync plan|run        what a sync would send / send it
+atc run                  run a Dagster job in this process, as the UI does
 """
 
 from __future__ import annotations
@@ -193,13 +197,46 @@ as_of_option = click.option(
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
 @db_option
 def demo(people: int, seed: int, data_dir: Path | None, db_path: Path | None) -> None:
-    """Generate a sample data set, load it, build every model and print a summary."""
-    db_path = db_path or default_db()
+    """Generate a sample data set, load it into a fresh warehouse, run the full job
+    (build, checks, syncs to the local sandbox channel server) and print a summary."""
+    from activation.sandbox import SandboxServer
+    from journey_atc.cli_run import execute_job
+
+    db_path = (db_path or default_db()).resolve()
     data_dir = data_dir or PROJECT_DIR / "data" / f"sample-{people}-seed{seed}"
     do_generate(data_dir, people, seed, DEFAULT_AS_OF, "parquet")
+    # The demo's sandbox starts empty, so its warehouse does too: sync state
+    # left from an earlier demo would otherwise claim the new sandbox holds it.
+    for stale in (db_path, db_path.with_name(db_path.name + ".wal")):
+        stale.unlink(missing_ok=True)
     do_load(db_path, data_dir)
-    seconds = do_build(db_path, DEFAULT_AS_OF, None, full_refresh=False)
-    do_summary(db_path, DEFAULT_AS_OF, seconds)
+    started = time.perf_counter()
+    with SandboxServer() as sandbox:
+        os.environ["ATC_SANDBOX_PORT"] = str(sandbox.port)
+        console.print(f"Sandbox channel server on {sandbox.url} (every sync in syncs.yml points here)")
+        ok = execute_job("full_rebuild", db_path, DEFAULT_AS_OF)
+        held = sandbox.state()
+    do_summary(db_path, DEFAULT_AS_OF, time.perf_counter() - started)
+    render_sandbox_holdings(held)
+    if not ok:
+        sys.exit(1)
+
+
+def render_sandbox_holdings(state: dict) -> None:
+    """What each emulated channel tool holds after the demo's syncs."""
+    from rich.table import Table
+
+    table = Table(title="What the channel tools now hold (sandbox)")
+    table.add_column("tool")
+    table.add_column("holds")
+    for vendor, snapshot in sorted(state.items()):
+        parts = [
+            f"{name} {len(value):,}"
+            for name, value in sorted(snapshot.items())
+            if isinstance(value, dict | list) and value
+        ]
+        table.add_row(vendor, ", ".join(parts) or "nothing")
+    console.print(table)
 
 
 @main.command("generate")
@@ -256,9 +293,11 @@ def explain_cmd(who: str, db_path: Path | None) -> None:
     render_explanation(expl, console)
 
 
-main.add_command(__import__("journey_atc.cli_sandbox", fromlist=["sandbox_cmd"]).sandbox_cmd)
-main.add_command(__import__("journey_atc.cli_sync", fromlist=["sync"]).sync)
-main.add_command(__import__("journey_atc.cli_run", fromlist=["run_cmd"]).run_cmd)
+from journey_atc import cli_run, cli_sandbox, cli_sync  # noqa: E402  (they import helpers from this module)
+
+main.add_command(cli_sandbox.sandbox_cmd)
+main.add_command(cli_sync.sync)
+main.add_command(cli_run.run_cmd)
 
 if __name__ == "__main__":
     main()

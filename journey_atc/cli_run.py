@@ -71,14 +71,24 @@ def _report(result) -> bool:
 def run_cmd(job_name: str, db_path: Path | None, as_of: str | None, confirm_churn: bool) -> None:
     """Run a Dagster job (loads the inbox, builds, checks and syncs) as the UI does."""
     from journey_atc.cli import default_db, infer_as_of, parse_as_of
+
+    db_path = (db_path or default_db()).resolve()
+    moment = parse_as_of(as_of) if as_of else (infer_as_of(db_path) if db_path.exists() else None)
+    if not execute_job(job_name, db_path, moment, confirm_churn):
+        sys.exit(1)
+
+
+def execute_job(job_name: str, db_path: Path, as_of=None, confirm_churn: bool = False) -> bool:
+    """Run one job of the code location in this process; print checks and syncs; return success.
+
+    as_of: a datetime, or None for the current minute (as a scheduled run would).
+    """
     from orchestration.definitions import defs
     from orchestration.resources import as_of_for_dbt
 
-    db_path = (db_path or default_db()).resolve()
     config: dict = {"db_path": str(db_path), "confirm_churn": confirm_churn}
-    moment = parse_as_of(as_of) if as_of else (infer_as_of(db_path) if db_path.exists() else None)
-    if moment is not None:
-        config["as_of"] = as_of_for_dbt(moment)
+    if as_of is not None:
+        config["as_of"] = as_of_for_dbt(as_of)
     console.print(f"Running {job_name} on {db_path} with as_of = {config.get('as_of', 'the current minute')} UTC")
     job = defs.resolve_job_def(job_name)
     result = job.execute_in_process(
@@ -87,5 +97,6 @@ def run_cmd(job_name: str, db_path: Path | None, as_of: str | None, confirm_chur
         raise_on_error=False,
     )
     if not _report(result):
-        sys.exit(1)
+        return False
     console.print(f"[green]{job_name} succeeded[/green] (run {result.run_id})")
+    return True
