@@ -298,4 +298,4 @@ def render_summary(s: Summary, console: Console | None = None) -> None:
                 t.add_row(channel, f"[{colour}]{decision}", reason, f"{n:,}", f"[{colour}]{_bar(n, top)}")
         console.print(t)
     if s.build_seconds is not None:
-        console.print(f"dbt build took {s.build_seconds:,.1f} s")
+        console.print(f"Run took {s.build_seconds:,.1f} s")
