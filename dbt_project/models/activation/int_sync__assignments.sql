@@ -1,11 +1,20 @@
-{#- The one place the sync models read decisions from: one row per person who
-    should hear from a journey now, with the channel, when they may be messaged
-    and the addresses the channel tools need. Control-group members and people
-    with no reachable channel are left out. Today it reads journey_assignments;
-    with guardrails it reads guardrail_decisions (decision send or defer, the
-    channel after fallback, its reason_code and next_eligible_at) instead. -#}
+{#- The one place the sync models read decisions from: one row per person in a
+    journey whose current step the guardrails let through (send now, or defer
+    to next_eligible_at), with the channel after fallback and the addresses the
+    channel tools need. A step already planned by an earlier run (guardrail
+    reason `duplicate`) keeps the row that run sent, so re-runs change nothing
+    at the tools. Control-group members, silent enrichment and every other
+    drop are left out, so mirror and audience syncs remove them. -#}
 
 with
+
+decisions as (
+    select * from {{ ref('guardrail_decisions') }}
+),
+
+decision_log as (
+    select * from {{ ref('guardrail_decision_log') }}
+),
 
 assignments as (
     select * from {{ ref('journey_assignments') }}
@@ -19,30 +28,83 @@ journeys as (
     select * from {{ ref('journeys') }}
 ),
 
+earlier_sends as (
+    select
+        idempotency_key,
+        channel,
+        min(decided_at) as first_decided_at
+    from decision_log
+    where decision = 'send'
+    group by idempotency_key, channel
+),
+
+earlier_send_per_key as (
+    select
+        idempotency_key,
+        channel,
+        row_number() over (
+            partition by idempotency_key
+            order by first_decided_at asc, channel asc
+        ) as send_rank
+    from earlier_sends
+),
+
+let_through as (
+    select
+        decisions.person_id,
+        decisions.journey_id,
+        coalesce(decisions.channel, earlier_send_per_key.channel) as channel,
+        case
+            when decisions.reason_code = 'duplicate' then 'send'
+            else decisions.decision
+        end as decision,
+        case
+            when decisions.reason_code = 'duplicate' then 'ok'
+            else decisions.reason_code
+        end as reason_code,
+        decisions.next_eligible_at
+    from decisions
+    left join earlier_send_per_key
+        on
+            decisions.idempotency_key = earlier_send_per_key.idempotency_key
+            and earlier_send_per_key.send_rank = 1
+    where
+        decisions.decision in ('send', 'defer')
+        or (decisions.decision = 'drop' and decisions.reason_code = 'duplicate')
+),
+
 messageable as (
-    select assignments.*
-    from assignments
+    select
+        let_through.person_id,
+        let_through.journey_id,
+        let_through.channel,
+        let_through.decision,
+        let_through.reason_code,
+        assignments.entered_at,
+        assignments.expected_end_at,
+        assignments.context_key,
+        assignments.context,
+        -- a send may go from the step's start; a deferral names its own time
+        coalesce(let_through.next_eligible_at, assignments.entered_at) as next_eligible_at
+    from let_through
+    inner join assignments
+        on
+            let_through.person_id = assignments.person_id
+            and let_through.journey_id = assignments.journey_id
     where
         not assignments.is_holdout
-        and assignments.channel is not null
+        and let_through.channel is not null
 ),
 
 with_profiles as (
     select
-        messageable.person_id,
+        messageable.*,
         profiles.primary_user_id as user_id,
         case when profiles.has_valid_email then profiles.email end as email,
         case when profiles.has_valid_phone then profiles.phone_e164 end as phone_e164,
         profiles.locale,
         profiles.timezone,
-        messageable.journey_id,
-        journeys.journey_name,
-        messageable.channel,
-        messageable.entered_at,
-        messageable.expected_end_at,
-        messageable.context_key,
-        messageable.context,
-        {{ journey_atc.journey_channel_is_reachable('messageable.channel') }} as is_reachable
+        journeys.journey_name
     from messageable
     inner join profiles
         on messageable.person_id = profiles.person_id
@@ -61,15 +123,14 @@ final as (
         cast(journey_id as {{ dbt.type_string() }}) as journey_id,
         cast(journey_name as {{ dbt.type_string() }}) as journey_name,
         cast(channel as {{ dbt.type_string() }}) as channel,
-        cast('send' as {{ dbt.type_string() }}) as decision,
-        cast('journey_assigned' as {{ dbt.type_string() }}) as reason_code,
+        cast(decision as {{ dbt.type_string() }}) as decision,
+        cast(reason_code as {{ dbt.type_string() }}) as reason_code,
         cast(entered_at as {{ dbt.type_timestamp() }}) as entered_at,
         cast(expected_end_at as {{ dbt.type_timestamp() }}) as expected_end_at,
-        cast(entered_at as {{ dbt.type_timestamp() }}) as next_eligible_at,
+        cast(next_eligible_at as {{ dbt.type_timestamp() }}) as next_eligible_at,
         cast(context_key as {{ dbt.type_string() }}) as context_key,
         cast(context as {{ dbt.type_string() }}) as context
     from with_profiles
-    where is_reachable
 )
 
 select * from final
