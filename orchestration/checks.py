@@ -233,11 +233,33 @@ def invariant_violations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int,
     Written apart from the guardrail models on purpose: a bug there must not hide here.
     """
     out = []
-    for name, sql in GUARDRAIL_RULES:
+    synced = con.execute(
+        "select count(*) from information_schema.tables where table_name = 'int_sync__assignments'"
+    ).fetchone()[0]
+    for name, sql in GUARDRAIL_RULES + (SYNC_RULES if synced else []):
         count, example = con.execute(f"select count(*), min(person_id) from ({sql}) as violations").fetchone()
         out.append((name, int(count), example or "-"))
     return out
 
+
+# What is about to be synced must be exactly what the guardrails let through:
+# a send or a deferral on the same channel, or a step an earlier run planned.
+SYNC_RULES = [
+    (
+        "synced_as_decided",
+        """
+        select s.person_id
+        from int_sync__assignments as s
+        left join guardrail_decisions as d
+            on s.person_id = d.person_id and s.journey_id = d.journey_id
+        where d.person_id is null
+            or not (
+                (d.decision in ('send', 'defer') and d.channel = s.channel)
+                or (d.decision = 'drop' and d.reason_code = 'duplicate')
+            )
+        """,
+    ),
+]
 
 # Each query selects the planned sends that break one invariant.
 GUARDRAIL_RULES = [
