@@ -59,6 +59,28 @@ def test_a_destination_refusing_many_records_is_unhealthy():
     assert checks.rejection_severity(10, 100, 0.01, 0.05) == dg.AssetCheckSeverity.ERROR
 
 
+def test_the_gate_flags_a_synced_row_the_guardrails_dropped_or_moved_to_another_channel():
+    con = duckdb.connect()
+    con.execute(
+        "create table guardrail_decisions as select * from (values"
+        " ('p1', 'welcome', 'send', 'ok', 'email'),"
+        " ('p2', 'welcome', 'drop', 'no_consent', null),"
+        " ('p3', 'welcome', 'defer', 'quiet_hours', 'in_app'),"
+        " ('p4', 'welcome', 'drop', 'duplicate', null))"
+        " as t(person_id, journey_id, decision, reason_code, channel)"
+    )
+    con.execute(
+        "create table int_sync__assignments as select * from (values"
+        " ('p1', 'welcome', 'email'), ('p2', 'welcome', 'email'), ('p3', 'welcome', 'email'),"
+        " ('p4', 'welcome', 'sms'), ('p5', 'welcome', 'email'))"
+        " as t(person_id, journey_id, channel)"
+    )
+    [(name, sql)] = checks.SYNC_RULES
+    flagged = {row[0] for row in con.execute(sql).fetchall()}
+    # p2 was dropped, p3 is deferred to another channel, p5 has no decision at all
+    assert (name, flagged) == ("synced_as_decided", {"p2", "p3", "p5"})
+
+
 def test_a_dbt_node_is_grouped_by_its_layer_folder_and_owned_by_its_meta_owner():
     assert layer_of({"fqn": ["journey_atc", "journeys", "queues", "queue_welcome"]}) == "journeys"
     assert layer_of({"fqn": ["journey_atc", "guardrails", "channel_policies"]}) == "guardrails"
