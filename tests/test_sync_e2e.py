@@ -101,6 +101,28 @@ def _write_marts(db: Path, generation: int) -> None:
             "insert into main.profiles values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, false, false)",
             profiles,
         )
+        # The guardrails' verdict on each step: the control group and the unreachable are dropped,
+        # every third person is deferred to the next morning, the rest are sent.
+        decisions = []
+        for pid, journey, entered, _end, channel, holdout, _key, _ctx in assignments:
+            n = int(pid.rsplit("_", 1)[1])
+            if holdout or channel is None:
+                decisions.append((pid, journey, f"k-{pid}", None, "drop", "holdout" if holdout else "no_consent", None))
+            elif n % 3 == 0:
+                morning = entered + timedelta(days=1)
+                decisions.append((pid, journey, f"k-{pid}", channel, "defer", "quiet_hours", morning))
+            else:
+                decisions.append((pid, journey, f"k-{pid}", channel, "send", "ok", None))
+        con.execute(
+            "create or replace table main.guardrail_decisions (person_id varchar, journey_id varchar, "
+            "idempotency_key varchar, channel varchar, decision varchar, reason_code varchar, "
+            "next_eligible_at timestamp)"
+        )
+        con.executemany("insert into main.guardrail_decisions values (?, ?, ?, ?, ?, ?, ?)", decisions)
+        con.execute(
+            "create or replace table main.guardrail_decision_log (idempotency_key varchar, channel varchar, "
+            "decision varchar, decided_at timestamp)"
+        )
         con.execute("create or replace table main.journeys (journey_id varchar, journey_name varchar)")
         con.executemany("insert into main.journeys values (?, ?)", [(j, j.replace("_", " ").title()) for j in JOURNEYS])
 
