@@ -173,6 +173,12 @@ def main() -> None:
         phases.append(run_measured("generate", [atc, "generate", str(data_dir), "--people", str(args.people)], env))
     if args.raw_db:
         shutil.copyfile(args.raw_db, db)
+        # a warehouse loaded by an older version may lack tables added since (idempotent)
+        from journey_atc.raw_schema import create_raw_tables_sql
+
+        with duckdb.connect(str(db)) as con:
+            for stmt in create_raw_tables_sql():
+                con.execute(stmt)
         print(f"  load: skipped, copied {args.raw_db}")
     else:
         phases.append(run_measured("load", [atc, "load", str(data_dir), "--db", str(db)], env))

@@ -1,8 +1,12 @@
 {#- Every raw event, parsed once and checked once. Each row carries either a
-    null reason_code (it becomes a clean event) or the first quarantine reason
+    null reason_code (it passed every check) or the first quarantine reason
     that applies, in the order the data contract lists them.
     stg_segment__events and stg_segment__events_quarantined both read this
-    table, so raw events and their JSON are scanned and parsed only once. -#}
+    table, so raw events and their JSON are scanned and parsed only once.
+    Repeated deliveries of a message_id are ranked apart, on a few narrow
+    columns (stg_segment__events_later_deliveries): a window over these wide
+    rows would hold all of them in memory at once, more than a laptop has at
+    tens of millions of events, while this model streams from raw to table. -#}
 {%- set min_valid = var('atc__min_valid_timestamp', '2015-01-01 00:00:00') -%}
 {%- set skew_hours = var('atc__max_clock_skew_hours', 24) -%}
 {%- set default_region = var('atc__default_region', 'US') -%}
@@ -225,31 +229,6 @@ checked as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        coalesce(parsed_received_at, occurred_at) as received_at,
-        row_number() over (
-            partition by event_id, check_reason_code
-            order by coalesce(parsed_received_at, occurred_at), _source_file, _source_line
-        ) as delivery_number
-    from checked
-
-),
-
-reasoned as (
-
-    select
-        *,
-        case
-            when check_reason_code is not null then check_reason_code
-            when delivery_number > 1 then 'duplicate_message_id'
-        end as reason_code
-    from ranked
-
-),
-
 final as (
 
     select
@@ -267,8 +246,11 @@ final as (
         phone_raw,
         phone_e164,
         occurred_at,
-        received_at,
-        coalesce(received_at > {{ dbt.dateadd('hour', 24, 'occurred_at') }}, false) as is_late_arriving,
+        coalesce(parsed_received_at, occurred_at) as received_at,
+        coalesce(
+            coalesce(parsed_received_at, occurred_at) > {{ dbt.dateadd('hour', 24, 'occurred_at') }},
+            false
+        ) as is_late_arriving,
         timezone,
         locale,
         country,
@@ -284,8 +266,8 @@ final as (
         revenue,
         currency,
         properties,
-        reason_code,
-        case reason_code
+        check_reason_code as reason_code,
+        case check_reason_code
             when 'missing_message_id' then 'message_id is missing or empty'
             when 'invalid_json' then {{ dbt.concat([
                 "invalid_json_field", "' is not valid JSON: '", "invalid_json_text",
@@ -313,14 +295,10 @@ final as (
                 "'event '", "coalesce(" ~ dbt.concat(["''''", "raw_event_name", "''''"]) ~ ", 'null')",
                 "' is not a known event name (seed event_name_map)'",
             ]) }}
-            when 'duplicate_message_id' then {{ dbt.concat([
-                "'message_id '''", "event_id",
-                "''' was already received earlier; the earliest delivery is kept'",
-            ]) }}
         end as reason,
         _source_file,
         _source_line
-    from reasoned
+    from checked
 
 )
 

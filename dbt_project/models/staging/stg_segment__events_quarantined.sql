@@ -1,10 +1,16 @@
-{#- Raw events that did not become clean events, each once, with the first
-    reason that applied. -#}
+{#- Raw events that did not become clean events, each once: the first check
+    that failed, or duplicate_message_id for a later delivery of a message. -#}
 with
 
 checked_events as (
 
     select * from {{ ref('stg_segment__events_checked') }}
+
+),
+
+later_deliveries as (
+
+    select * from {{ ref('stg_segment__events_later_deliveries') }}
 
 ),
 
@@ -22,6 +28,29 @@ quarantined as (
     from checked_events
     where reason_code is not null
 
+),
+
+duplicates as (
+
+    select
+        {{ journey_atc.stable_hash(["'raw.events'", '_source_file', '_source_line']) }} as quarantine_id,
+        'raw.events' as source_table,
+        raw_message_id as record_id,
+        reason_code,
+        reason,
+        _source_file,
+        _source_line,
+        {{ journey_atc.as_of() }} as quarantined_at
+    from later_deliveries
+
+),
+
+final as (
+
+    select * from quarantined
+    union all
+    select * from duplicates
+
 )
 
-select * from quarantined
+select * from final
