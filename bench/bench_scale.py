@@ -1,0 +1,354 @@
+"""Benchmark journey-atc at scale, with side-by-side baselines, in one run.
+
+    python bench/bench_scale.py --people 100000
+    python bench/bench_scale.py --people 1000000 --data-dir DATA --raw-db RAW.duckdb
+
+Phases, on the same machine, one after another:
+1. foundation    generate, load, `dbt seed`, `dbt build` (bench/bench_foundation.py);
+2. dbt overhead  `dbt run` (models only) on a fresh copy of the raw warehouse, then the
+                 very statements that run sent to DuckDB (read back from dbt's debug
+                 log) replayed in order on another fresh copy by one plain DuckDB
+                 connection; the marts of both copies are compared row for row;
+3. identity      networkx connected components on the same nodes and edges the
+                 label propagation used (over-linked identifiers left out), timed
+                 and compared with int_identity__components partition for partition;
+4. sync          every sync of syncs.yml into the sandbox against a minimal client
+                 replaying the same requests (bench/bench_sync.py).
+
+Each phase reports wall time, CPU time, peak memory and rows per second; the
+script prints them as tables with the targets beside them and writes
+bench/results/scale-<people>.json. Not a test: timings belong here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_foundation import BIN, machine, run_measured  # noqa: E402
+
+AS_OF = json.dumps({"atc__as_of": "2026-11-01 00:00:00"})
+MARTS = ("identity_person_map", "profiles", "journey_assignments", "guardrail_decisions")
+TARGETS = {
+    "full build": "under 5 min at 1,000,000 people",
+    "incremental (5 min of events)": "under 20 s",
+    "peak memory": "under 8 GB",
+    "sync vs raw capacity": "at least 70%",
+}
+LOG_LINE = re.compile(r"^\x1b\[0m\d\d:\d\d:\d\d\.\d+ \[(\w+)\s*\] \[[^\]]*\]: (.*)$")
+STATEMENT = re.compile(r"^On (model\.[\w.]+): (.*)$", re.S)
+SKIP = re.compile(r"^\s*(begin|commit|rollback|close)\s*$", re.I)
+
+
+# -- dbt overhead ---------------------------------------------------------------------
+
+
+def model_statements(log: Path) -> list[tuple[str, str]]:
+    """(node, sql) for every statement dbt sent on a model's connection, in log order."""
+    records: list[str] = []
+    for line in log.read_text(errors="replace").splitlines():
+        if LOG_LINE.match(line):
+            records.append(line)
+        elif records:
+            records[-1] += "\n" + line
+    out = []
+    for record in records:
+        level, message = LOG_LINE.match(record.split("\n", 1)[0]).groups()
+        message = record.split("]: ", 1)[1]
+        if level != "debug":
+            continue
+        m = STATEMENT.match(message)
+        if not m:
+            continue
+        node, sql = m.groups()
+        if SKIP.match(sql):
+            continue
+        out.append((node, sql))
+    return out
+
+
+def replay_statements(log: Path, db: Path) -> None:
+    """Run the statements of a dbt run's log, in order, on one DuckDB connection."""
+    statements = model_statements(log)
+    if not statements:
+        raise SystemExit(f"no model statements in {log}: was dbt's file log level debug?")
+    con = duckdb.connect(str(db))
+    started = time.perf_counter()
+    for i, (node, sql) in enumerate(statements, 1):
+        try:
+            con.execute(sql)
+        except duckdb.Error as exc:
+            raise SystemExit(f"statement {i} of {len(statements)} ({node}) failed: {exc}") from None
+    con.close()
+    print(
+        f"{len(statements)} statements from {len({n for n, _ in statements})} models in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+
+
+def compare_marts(a: Path, b: Path) -> dict[str, dict]:
+    """Rows of each mart in a and b, and rows in one but not the other (both ways)."""
+    con = duckdb.connect()
+    con.execute(f"attach '{a}' as a (read_only)")
+    con.execute(f"attach '{b}' as b (read_only)")
+    out = {}
+    for mart in MARTS:
+        rows_a = con.execute(f"select count(*) from a.main.{mart}").fetchone()[0]
+        rows_b = con.execute(f"select count(*) from b.main.{mart}").fetchone()[0]
+        diff = con.execute(
+            f"select (select count(*) from (select * from a.main.{mart} except all select * from b.main.{mart}))"
+            f" + (select count(*) from (select * from b.main.{mart} except all select * from a.main.{mart}))"
+        ).fetchone()[0]
+        out[mart] = {"rows": rows_a, "rows_other": rows_b, "rows_different": diff}
+    con.close()
+    return out
+
+
+def fresh_copy(raw_db: Path, where: Path) -> Path:
+    """A copy of the raw warehouse under the same file name (so compiled names still resolve)."""
+    where.mkdir(parents=True, exist_ok=True)
+    db = where / "warehouse.duckdb"
+    if db.exists():
+        db.unlink()
+    shutil.copyfile(raw_db, db)
+    return db
+
+
+def dbt_env(db: Path, work: Path, profiles_dir: Path) -> dict:
+    return {
+        **os.environ,
+        "ATC_DUCKDB_PATH": str(db),
+        "DBT_PROFILES_DIR": str(profiles_dir),
+        "DBT_LOG_PATH": str(work / "logs"),
+        "DBT_TARGET_PATH": str(work / "target"),
+        "DBT_LOG_LEVEL_FILE": "debug",
+        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+    }
+
+
+def dbt_overhead(raw_db: Path, work: Path, profiles_dir: Path, events: int) -> dict:
+    dbt = str(BIN / "dbt")
+    runs = {}
+    dbs = {}
+    for name in ("dbt", "direct"):
+        where = work / name
+        shutil.rmtree(where / "logs", ignore_errors=True)  # the replay reads this run's log only
+        dbs[name] = fresh_copy(raw_db, where)
+        env = dbt_env(dbs[name], where, profiles_dir)
+        subprocess.run([dbt, "seed", "--project-dir", str(ROOT), "--vars", AS_OF, "--quiet"], env=env, check=True)
+        if name == "dbt":
+            runs[name] = run_measured(
+                "dbt run (models only)", [dbt, "run", "--project-dir", str(ROOT), "--vars", AS_OF], env
+            )
+        else:
+            runs[name] = run_measured(
+                "same SQL, plain DuckDB",
+                [sys.executable, __file__, "--replay", str(work / "dbt" / "logs" / "dbt.log"), "--db", str(dbs[name])],
+                env,
+            )
+    for r in runs.values():
+        r["rows_per_second"] = round(events / r["seconds"])
+    return {
+        "dbt_run": runs["dbt"],
+        "direct": runs["direct"],
+        "overhead_seconds": round(runs["dbt"]["seconds"] - runs["direct"]["seconds"], 1),
+        "marts_compared": compare_marts(dbs["dbt"], dbs["direct"]),
+    }
+
+
+# -- identity -------------------------------------------------------------------------
+
+
+def identity_vs_networkx(db: Path, run_results: Path) -> dict:
+    import networkx as nx
+    import psutil
+
+    me = psutil.Process()
+    rss_before = me.memory_info().rss
+    con = duckdb.connect(str(db), read_only=True)
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    nodes = [
+        n
+        for (n,) in con.execute(
+            "select node from main.int_identity__nodes "
+            "where node not in (select node from main.identity_overlinked_identifiers)"
+        ).fetchall()
+    ]
+    edges = con.execute(
+        "select node_a, node_b from main.int_identity__edges "
+        "where node_a not in (select node from main.identity_overlinked_identifiers) "
+        "and node_b not in (select node from main.identity_overlinked_identifiers)"
+    ).fetchall()
+    graph = nx.Graph()
+    graph.add_nodes_from(nodes)
+    graph.add_edges_from(edges)
+    components = list(nx.connected_components(graph))
+    seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
+    peak = me.memory_info().rss - rss_before
+    del graph
+
+    ours: dict[str, list[str]] = {}
+    for node, component in con.execute("select node, component_id from main.int_identity__components").fetchall():
+        ours.setdefault(component, []).append(node)
+    con.close()
+    theirs = {frozenset(c) for c in components}
+    same = theirs == {frozenset(c) for c in ours.values()}
+
+    timings = {r["unique_id"]: r["execution_time"] for r in json.loads(run_results.read_text())["results"]}
+    components_seconds = timings.get("model.journey_atc.int_identity__components")
+    layer = sum(
+        t
+        for uid, t in timings.items()
+        if uid.startswith("model.journey_atc.") and ("identity" in uid or uid.endswith("int_events_stitched"))
+    )
+    return {
+        "nodes": len(nodes),
+        "edges": len(edges),
+        "components": len(components),
+        "networkx_seconds": round(seconds, 2),
+        "networkx_cpu_seconds": round(cpu_seconds, 2),
+        "networkx_memory_growth_gib": round(peak / 2**30, 3),
+        "label_propagation_seconds": round(components_seconds, 2) if components_seconds else None,
+        "identity_layer_seconds": round(layer, 2),
+        "equal_partitions": same,
+    }
+
+
+# -- the report -----------------------------------------------------------------------
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--people", type=int, default=100_000)
+    ap.add_argument("--work-dir", type=Path, default=ROOT / "bench" / "out")
+    ap.add_argument("--data-dir", type=Path, help="an already generated data set to use")
+    ap.add_argument("--raw-db", type=Path, help="a warehouse with the raw tables already loaded")
+    ap.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=["foundation", "overhead", "identity", "sync"],
+        help="leave a phase out (its figures are not reported)",
+    )
+    ap.add_argument("--replay", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.replay:
+        replay_statements(args.replay, args.db)
+        return
+
+    py = sys.executable
+    foundation_dir = args.work_dir / f"foundation-{args.people}"
+    work = args.work_dir / f"scale-{args.people}"
+    work.mkdir(parents=True, exist_ok=True)
+    result: dict = {"people_generated": args.people, "machine": machine(), "targets": TARGETS}
+    print(f"Scale benchmark at {args.people:,} people in {work}")
+
+    if "foundation" not in args.skip:
+        cmd = [
+            py,
+            str(ROOT / "bench" / "bench_foundation.py"),
+            "--people",
+            str(args.people),
+            "--work-dir",
+            str(args.work_dir),
+            "--keep-data",
+        ]
+        if args.data_dir:
+            cmd += ["--data-dir", str(args.data_dir)]
+        if args.raw_db:
+            cmd += ["--raw-db", str(args.raw_db)]
+        subprocess.run(cmd, cwd=ROOT, check=True)
+    foundation_json = ROOT / "bench" / "results" / f"foundation-{args.people}.json"
+    if not foundation_json.exists():
+        raise SystemExit(f"{foundation_json} is missing: run without --skip foundation first")
+    result["foundation"] = json.loads(foundation_json.read_text())
+    events = result["foundation"]["raw_events"]
+    warehouse = foundation_dir / "warehouse.duckdb"
+
+    raw_db = args.raw_db
+    if raw_db is None:
+        raw_db = work / "loaded.duckdb"  # not raw.duckdb: a catalog named raw would hide the raw schema
+        data_dir = args.data_dir or foundation_dir / "data"
+        if not raw_db.exists():
+            subprocess.run([str(BIN / "atc"), "load", str(data_dir), "--db", str(raw_db)], cwd=ROOT, check=True)
+
+    if "overhead" not in args.skip:
+        print("dbt overhead: dbt run, then the same statements on a plain DuckDB connection")
+        result["dbt_overhead"] = dbt_overhead(raw_db, work, ROOT, events)
+    if "identity" not in args.skip:
+        print("identity: networkx on the same graph")
+        result["identity"] = identity_vs_networkx(warehouse, foundation_dir / "target" / "run_results.json")
+    if "sync" not in args.skip:
+        print("sync: every sync into the sandbox, and a minimal client replaying the same requests")
+        subprocess.run(
+            [py, str(ROOT / "bench" / "bench_sync.py"), "--db", str(warehouse), "--people", str(args.people)],
+            cwd=ROOT,
+            check=True,
+        )
+        result["sync"] = json.loads((ROOT / "bench" / "results" / f"sync-{args.people}.json").read_text())["syncs"]
+    result["measured_at"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    out = ROOT / "bench" / "results" / f"scale-{args.people}.json"
+    out.write_text(json.dumps(result, indent=2))
+    report(result)
+    print(f"\nwritten to {out}")
+
+
+def report(r: dict) -> None:
+    f = r["foundation"]
+    build = next(p for p in f["phases"] if p["phase"] == "dbt build")
+    print(
+        f"\n{r['people_generated']:,} people, {f['raw_events']:,} raw events, {f['people_found']:,} people found;"
+        f" {r['machine']['cores']} cores, {r['machine']['memory_gb']} GB"
+    )
+    print("\n| measure | wall | CPU | peak memory | events/s | target |")
+    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    print(
+        f"| full dbt build | {build['seconds']:,.0f} s | {build['cpu_seconds']:,.0f} s"
+        f" | {build['peak_rss_gib']:.2f} GiB | {build['rows_per_second']:,} | {TARGETS['full build']} |"
+    )
+    print("| incremental run, 5 min of events | not measured | | | | under 20 s: no incremental path yet |")
+    if "dbt_overhead" in r:
+        o = r["dbt_overhead"]
+        for key in ("dbt_run", "direct"):
+            p = o[key]
+            print(
+                f"| {p['phase']} | {p['seconds']:,.0f} s | {p['cpu_seconds']:,.0f} s"
+                f" | {p['peak_rss_gib']:.2f} GiB | {p['rows_per_second']:,} | |"
+            )
+        diffs = {m: v["rows_different"] for m, v in o["marts_compared"].items()}
+        print(f"\ndbt's overhead: {o['overhead_seconds']:,.1f} s; marts differing rows: {diffs}")
+    if "identity" in r:
+        i = r["identity"]
+        print(
+            f"\nidentity: {i['nodes']:,} nodes, {i['edges']:,} edges, {i['components']:,} components;"
+            f" label propagation in SQL {i['label_propagation_seconds']} s"
+            f" (identity layer {i['identity_layer_seconds']} s),"
+            f" networkx {i['networkx_seconds']} s; same partition: {i['equal_partitions']}"
+        )
+    if "sync" in r:
+        print("\n| sync | records | sync rec/s | raw client rec/s | sync / raw |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        for s in r["sync"]:
+            print(
+                f"| {s['sync']} | {s['records']:,} | {s['sync_records_per_second'] or 0:,}"
+                f" | {s['raw_records_per_second'] or 0:,} | {s['ratio']:.0%} |"
+            )
+
+
+if __name__ == "__main__":
+    main()
