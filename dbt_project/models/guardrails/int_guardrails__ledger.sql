@@ -116,6 +116,13 @@ acknowledged_sends as (
     group by person_id, channel, message_key
 ),
 
+acknowledged_keys as (
+    select distinct
+        person_id,
+        message_key
+    from acknowledged_sends
+),
+
 synced_sends as (
     select
         acknowledged_sends.person_id,
@@ -146,16 +153,16 @@ planned_sends as (
         on
             decision_log.person_id = reported_sends.person_id
             and decision_log.idempotency_key = reported_sends.message_key
-    left join acknowledged_sends
+    left join acknowledged_keys
         on
-            decision_log.person_id = acknowledged_sends.person_id
-            and decision_log.idempotency_key = acknowledged_sends.message_key
+            decision_log.person_id = acknowledged_keys.person_id
+            and decision_log.idempotency_key = acknowledged_keys.message_key
     where
         decision_log.decision = 'send'
         and decision_log.decided_at < {{ as_of }}
         and decision_log.decided_at >= {{ dbt.dateadd('hour', -1 * delay_hours, as_of) }}
         and reported_sends.message_key is null
-        and acknowledged_sends.message_key is null
+        and acknowledged_keys.message_key is null
 ),
 
 reported_entries as (
