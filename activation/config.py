@@ -24,6 +24,18 @@ sent as JSON objects. Timestamp columns are sent as ISO-8601 UTC text.
 Audience syncs also name ``audience_field``: the model column holding the list /
 audience (one batch per audience; members are added and removed).
 
+``ledger`` (optional) maps the guardrails' ledger fields to model columns for a
+sync whose rows ask a channel tool to send a message::
+
+        ledger:
+          person_id: external_id        # the person messaged
+          channel: journey_channel      # the channel the tool messages on
+          message_key: send_key         # the decision's idempotency key (null: no send)
+          journey_id: journey_id        # optional
+
+Every acknowledged record then carries those values into
+``atc_sync.sync_acknowledgements``, which the guardrails' ledger counts.
+
 ``${NAME}`` and ``${NAME:-default}`` in ``settings`` are replaced from the
 environment when a sync runs, not when the file loads. Credentials are never
 written in the file: only the names of the variables holding them.
@@ -51,6 +63,8 @@ CONFIG_ENV = "ATC_SYNCS_CONFIG"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 _MODEL = re.compile(r"^sync_[a-z0-9]+(?:_[a-z0-9]+)*__[a-z0-9_]+$")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+LEDGER_FIELDS = ("person_id", "journey_id", "channel", "message_key")
+LEDGER_REQUIRED = ("person_id", "channel", "message_key")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -77,6 +91,7 @@ class SyncConfig(BaseModel):
     audience_field: str | None = None
     fields: dict[str, str] = Field(min_length=1)
     json_fields: list[str] = Field(default_factory=list)
+    ledger: dict[str, str] = Field(default_factory=dict)
     batch_size: int | None = Field(default=None, ge=1)
     rate_limit: RateLimit | None = None
     credentials: dict[str, str] = Field(default_factory=dict)
@@ -113,6 +128,27 @@ class SyncConfig(BaseModel):
                 raise ValueError(f"field {dest_field!r} maps to {column!r}, which is not a model column name")
             if not dest_field or '"' in dest_field or "'" in dest_field:
                 raise ValueError(f"destination field name {dest_field!r} is not allowed")
+        return v
+
+    @field_validator("ledger")
+    @classmethod
+    def _ledger_maps_known_fields_to_columns(cls, v: dict[str, str]) -> dict[str, str]:
+        if not v:
+            return v
+        unknown = sorted(k for k in v if k not in LEDGER_FIELDS)
+        if unknown:
+            raise ValueError(
+                f"unknown ledger field(s) {', '.join(map(repr, unknown))} (known: {', '.join(LEDGER_FIELDS)})"
+            )
+        for ledger_field, column in v.items():
+            if not isinstance(column, str) or not _IDENTIFIER.match(column):
+                raise ValueError(f"ledger field {ledger_field!r} maps to {column!r}, which is not a model column name")
+        missing = [k for k in LEDGER_REQUIRED if k not in v]
+        if missing:
+            raise ValueError(
+                f"a ledger mapping needs {', '.join(LEDGER_REQUIRED)}; {', '.join(missing)} is missing "
+                "(a ledger entry is one message to one person on one channel)"
+            )
         return v
 
     @field_validator("credentials")

@@ -18,7 +18,9 @@ For one sync (a name in ``syncs.yml``):
    ``atc_sync.sync_rejections`` with the vendor's message; they do not advance,
    so the next run sends them again.
 4. After each write returns, ONE transaction records the acknowledged records'
-   state and the batch's rejections. Nothing is written before the destination
+   state, one ``atc_sync.sync_acknowledgements`` row per acknowledged record
+   (with the sync's ``ledger:`` columns: what the guardrails' ledger counts) and
+   the batch's rejections. Nothing is written before the destination
    answered, so a process killed at any moment re-sends, on the next run, exactly
    what was not acknowledged. Idempotency keys are deterministic
    (sync, audience, key, change, payload hash and the key's acknowledged-change
@@ -44,7 +46,7 @@ from typing import Any
 
 import duckdb
 
-from activation.config import SyncConfig, default_registry
+from activation.config import LEDGER_FIELDS, SyncConfig, default_registry
 from activation.config import load_config as _load_config
 from activation.protocol import (
     Batch,
@@ -187,6 +189,7 @@ def _prepare(
     needed = {"primary_key": sync.primary_key, **{f"fields.{k}": v for k, v in sync.fields.items()}}
     if sync.audience_field:
         needed["audience_field"] = sync.audience_field
+    needed.update({f"ledger.{k}": v for k, v in sync.ledger.items()})
     for where, column in needed.items():
         if column not in columns:
             raise ConfigurationError(
@@ -198,6 +201,11 @@ def _prepare(
         for dest, col in sorted(sync.fields.items())
     )
     audience_expr = f"cast({_quote(sync.audience_field)} as varchar)" if sync.audience_field else "''"
+    # The guardrails' ledger columns travel beside the payload (never in it, never hashed).
+    ledger_exprs = ",\n                ".join(
+        f"cast({_quote(sync.ledger[f]) if f in sync.ledger else 'null'} as varchar) as ledger_{f}"
+        for f in LEDGER_FIELDS
+    )
     con.execute(
         f"""
         create or replace temp table _atc_desired as
@@ -205,7 +213,8 @@ def _prepare(
             select
                 cast({_quote(sync.primary_key)} as varchar) as record_key,
                 {audience_expr} as audience_id,
-                cast(json_object({json_args}) as varchar) as payload
+                cast(json_object({json_args}) as varchar) as payload,
+                {ledger_exprs}
             from {sync.relation}
         )
         select
@@ -280,6 +289,7 @@ def _prepare(
                 case when s.is_present then s.payload_hash end as previous_hash,
                 s.payload as last_payload,
                 s.payload_hash as last_hash,
+                {", ".join(f"d.ledger_{f}" for f in LEDGER_FIELDS)},
                 coalesce(s.version, 0) as version,
                 case
                     when d.record_key is not null and coalesce(s.is_present, false) = false then 'added'
@@ -332,6 +342,8 @@ def _prepare(
         else ""
     )
     changed_action = "'added'" if sync.mode == "audience" else "'changed'"
+    # A removal tells the tool to send nothing: it carries no ledger values.
+    ledger_select = ", ".join(f"case when action != 'removed' then ledger_{f} end as ledger_{f}" for f in LEDGER_FIELDS)
     con.execute(
         f"""
         create or replace temp table _atc_diff as
@@ -369,6 +381,7 @@ def _prepare(
             send_hash as payload_hash,
             send_previous as previous_payload,
             writes_state,
+            {ledger_select},
             version + 1 as new_version,
             md5(concat_ws(chr(31), {sync_lit}, audience_id, record_key, action, send_hash,
                 cast(version + 1 as varchar))) as idempotency_key,
@@ -551,7 +564,7 @@ def _commit_outcomes(
     run_id: str,
     outcomes: list[tuple[_Pending, str, RecordResult | None]],
 ) -> None:
-    """One transaction: acknowledged state, resolved and new rejections."""
+    """One transaction: acknowledged state and acknowledgements, resolved and new rejections."""
     acked = [p.rn for p, status, _ in outcomes if status == "ok"]
     rejected = [(p, r) for p, status, r in outcomes if status == "rejected"]
     if not acked and not rejected:
@@ -591,6 +604,32 @@ def _commit_outcomes(
                     acknowledged_at = excluded.acknowledged_at
                 """,
                 [sync.name, run_id, now, min(acked), max(acked)],
+            )
+            # Every acknowledged record, also an audience member's removal as last
+            # written (which does not itself advance sync_state).
+            con.execute(
+                f"""
+                insert into {SYNC_SCHEMA}.sync_acknowledgements
+                select
+                    md5(concat_ws(chr(31), ?, idempotency_key)) as acknowledgement_id,
+                    ? as run_id,
+                    ? as sync_name,
+                    ? as destination,
+                    audience_id,
+                    record_key,
+                    change as change_type,
+                    action,
+                    idempotency_key,
+                    payload_hash,
+                    ? as acknowledged_at,
+                    ledger_person_id as person_id,
+                    ledger_journey_id as journey_id,
+                    ledger_channel as channel,
+                    ledger_message_key as message_key
+                from _atc_diff
+                where rn between ? and ? and rn in ({acked_list})
+                """,
+                [run_id, run_id, sync.name, sync.destination, now, min(acked), max(acked)],
             )
         if any(p.is_retry for p, status, _ in outcomes if status == "ok"):
             con.execute(

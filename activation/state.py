@@ -8,6 +8,12 @@
                      later run until one acknowledges the key (``resolved_at``).
 ``sync_invalid_rows``rows caught before sending (null key, duplicate key, a record
                      larger than the vendor accepts), counted apart from rejections.
+``sync_acknowledgements``
+                     append-only: one row per change a destination acknowledged,
+                     written in the same transaction as ``sync_state``. The
+                     row-level audit trail of what left the warehouse, and, through
+                     the sync's ``ledger:`` columns, the sends the guardrails'
+                     ledger counts.
 
 No credential is ever written here: payloads come from the sync model's columns
 and every message is scrubbed of the run's credential values before it is stored.
@@ -79,6 +85,33 @@ SYNC_TABLES: dict[str, list[tuple[str, str, str]]] = {
         ("row_count", "BIGINT NOT NULL", "Model rows with this problem for this key."),
         ("message", "VARCHAR NOT NULL", "A sentence naming the column and the problem."),
         ("found_at", "TIMESTAMP NOT NULL", "When the run found it (UTC)."),
+    ],
+    "sync_acknowledgements": [
+        ("acknowledgement_id", "VARCHAR NOT NULL", "Unique id: md5 of run_id and idempotency_key."),
+        ("run_id", "VARCHAR NOT NULL", "Run whose batch the destination acknowledged."),
+        ("sync_name", "VARCHAR NOT NULL", "The sync (a name in syncs.yml)."),
+        ("destination", "VARCHAR NOT NULL", "Destination that acknowledged it."),
+        ("audience_id", "VARCHAR NOT NULL", "List or audience for audience syncs; '' for the others."),
+        ("record_key", "VARCHAR NOT NULL", "The record's key exactly as written to the destination."),
+        ("change_type", "VARCHAR NOT NULL", "added, changed or removed: the change the run found."),
+        (
+            "action",
+            "VARCHAR NOT NULL",
+            "added, changed or removed: what the destination was told (an audience member whose "
+            "fields changed is removed as last written, then added).",
+        ),
+        ("idempotency_key", "VARCHAR NOT NULL", "Idempotency key the record carried."),
+        ("payload_hash", "VARCHAR NOT NULL", "md5 of the payload the destination acknowledged."),
+        ("acknowledged_at", "TIMESTAMP NOT NULL", "When the destination acknowledged it (UTC)."),
+        ("person_id", "VARCHAR", "Ledger: the person messaged (the sync's ledger.person_id column); null on removals."),
+        ("journey_id", "VARCHAR", "Ledger: the journey (ledger.journey_id); null on removals."),
+        ("channel", "VARCHAR", "Ledger: the channel the tool messages on (ledger.channel); null on removals."),
+        (
+            "message_key",
+            "VARCHAR",
+            "Ledger: the guardrail decision's idempotency key when the record asks the tool to send "
+            "(ledger.message_key); null for deferrals, removals and syncs without a ledger mapping.",
+        ),
     ],
 }
 

@@ -665,3 +665,33 @@ def test_redaction_covers_a_credential_and_its_basic_auth_forms():
     basic = base64.b64encode(b"site-1:key-2").decode()
     text = client.redact(f"echo key-2 and Authorization: Basic {basic}")
     assert "key-2" not in text and basic not in text
+
+
+@pytest.mark.parametrize("name", ["iterable", "klaviyo"])
+@pytest.mark.parametrize(
+    ("fault", "counted"),
+    [
+        ({"lose_next": 1}, "lost_responses"),
+        ({"fail_next": 1, "fail_status": 503}, "failed_503"),
+        ({"drop_next": 1}, "dropped"),
+    ],
+    ids=["answer lost", "503", "connection dropped"],
+)
+def test_a_list_creation_that_failed_in_transit_never_creates_the_list_twice(sandbox, name, fault, counted):
+    # The fault hits only the create call: the list may or may not have been made before it failed.
+    sandbox.set_faults({"vendors": {name: {"match": f"^POST /{name}/api/lists$", **fault}}})
+    destination = make(name, sandbox)
+    batch = Batch(
+        sync_name="journeys",
+        object="audience",
+        mode="audience",
+        records=[rec("a@x.io"), rec("b@x.io")],
+        audience_id="journey vip_loyalty",
+    )
+    results = destination.write(batch)
+    assert all(r.ok for r in results)
+    state = sandbox.state()[name]
+    assert list(state["list_names"].values()).count("journey vip_loyalty") == 1
+    assert len(state["lists"][state_list_id(state, "journey vip_loyalty")]) == 2
+    injected = sandbox.sandbox.faults.describe()["injected"][name]
+    assert {k: v for k, v in injected.items() if k != "rate_limited"} == {counted: 1}  # the fault did fire

@@ -492,6 +492,87 @@ def test_a_planned_send_counts_against_the_cap_until_the_channel_tool_reports_it
     assert guardrails.decisions()["p"]["next_eligible_at"] == datetime(2026, 11, 3, 15, 1)
 
 
+def acknowledged(sync_name: str, person_id: str, channel: str, message_key: str, at: str) -> tuple:
+    """A sync_acknowledgements row: a channel tool acknowledged a record asking it to send."""
+    return (
+        f"ack-{sync_name}-{person_id}-{at}",
+        f"run-{at}",
+        sync_name,
+        sync_name.split("_", 1)[0],
+        "",
+        person_id,
+        "added",
+        "added",
+        f"idem-{sync_name}-{person_id}",
+        "hash",
+        at,
+        person_id,
+        "vip_loyalty",
+        channel,
+        message_key,
+    )
+
+
+def test_a_send_a_tool_acknowledged_counts_after_the_reporting_delay_and_a_lost_one_stops_counting(guardrails):
+    from activation.state import ensure_sync_tables
+
+    # sms allows one a day; each person can only be reached by sms (email bounced, no app)
+    sms_only = {"has_valid_email": False, "email_status": "bounced", "has_app_device": False}
+    people = ["p_lost", "p_reported", "p_synced"]
+    guardrails.add("profiles", [person(p, **sms_only) for p in people])
+    # vip_loyalty (email|sms|push), entered 23.5 hours before the first run: one step a day
+    guardrails.add("journey_assignments", [assignment(p, "vip_loyalty", "sms", "2026-11-01 15:30:00") for p in people])
+
+    # The first run happens before the sync engine ever created its tables.
+    guardrails.execute("drop schema if exists atc_sync cascade")
+    guardrails.decide("2026-11-02 15:00:00")
+    first = guardrails.decisions()
+    assert {p: first[p]["decision"] for p in people} == dict.fromkeys(people, "send")
+    key = {p: first[p]["idempotency_key"] for p in people}
+
+    # The syncs deliver: two tools acknowledge p_synced's send (one message), one tool p_reported's,
+    # which then reports it with the key as message id. p_lost's send never reaches a tool.
+    with guardrails.warehouse.connect() as con:
+        ensure_sync_tables(con)
+        con.executemany(
+            "insert into atc_sync.sync_acknowledgements values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                acknowledged("braze_users", "p_synced", "sms", key["p_synced"], "2026-11-02 15:02:00"),
+                acknowledged("webhook_journey_assignments", "p_synced", "sms", key["p_synced"], "2026-11-02 15:04:00"),
+                acknowledged("braze_users", "p_reported", "sms", key["p_reported"], "2026-11-02 15:02:00"),
+            ],
+        )
+    report = sent("r1", "p_reported", "sms", "2026-11-02 15:05:00", journey_id="vip_loyalty")
+    report["message_id"] = key["p_reported"]
+    guardrails.add("int_message_events_stitched", [report])
+
+    def ledger() -> dict[str, list[tuple]]:
+        rows = guardrails.warehouse.query_dicts("select * from int_guardrails__ledger order by person_id, sent_at")
+        out: dict[str, list[tuple]] = {p: [] for p in people}
+        for r in rows:
+            out[r["person_id"]].append((r["ledger_source"], r["message_key"], r["sent_at"]))
+        return out
+
+    # Inside the reporting delay each send counts once, from the best evidence there is.
+    guardrails.decide("2026-11-02 16:00:00")
+    assert ledger() == {
+        "p_lost": [("planned", key["p_lost"], datetime(2026, 11, 2, 15, 0))],
+        "p_reported": [("reported", key["p_reported"], datetime(2026, 11, 2, 15, 5))],
+        "p_synced": [("synced", key["p_synced"], datetime(2026, 11, 2, 15, 2))],
+    }
+
+    # Seven hours later (the delay is six): the acknowledged send still holds the sms cap,
+    # the send that never reached a tool no longer does.
+    guardrails.decide("2026-11-02 22:00:00")
+    assert ledger()["p_synced"] == [("synced", key["p_synced"], datetime(2026, 11, 2, 15, 2))]
+    assert ledger()["p_lost"] == []
+    d = guardrails.decisions()
+    assert (d["p_synced"]["decision"], d["p_synced"]["reason_code"]) == ("defer", "daily_cap")
+    assert d["p_synced"]["next_eligible_at"] == datetime(2026, 11, 3, 15, 2), "24 hours after the acknowledgement"
+    assert (d["p_reported"]["decision"], d["p_reported"]["next_eligible_at"]) == ("defer", datetime(2026, 11, 3, 15, 5))
+    assert (d["p_lost"]["decision"], d["p_lost"]["channel"], d["p_lost"]["step_number"]) == ("send", "sms", 2)
+
+
 # The unsubscribe scenario, through the whole pipeline.
 
 

@@ -382,3 +382,17 @@ def test_segment_requires_a_json_content_type(sandbox):
         sandbox, "/segment/v1/batch", data=b'{"batch": []}', auth=SEGMENT_AUTH, headers={"Content-Type": "text/plain"}
     )
     assert r.status_code == 400
+
+
+def test_a_fault_with_match_hits_only_the_requests_it_names(sandbox):
+    sandbox.set_faults(
+        {"vendors": {"iterable": {"match": "^POST /iterable/api/lists$", "fail_next": 1, "fail_status": 503}}}
+    )
+    assert requests.get(sandbox.url + "/iterable/api/lists", headers=ITERABLE_AUTH).status_code == 200
+    assert post(sandbox, "/iterable/api/lists", json={"name": "a"}, headers=ITERABLE_AUTH).status_code == 503
+    assert post(sandbox, "/iterable/api/lists", json={"name": "a"}, headers=ITERABLE_AUTH).status_code == 200
+
+
+def test_a_match_that_is_not_a_regular_expression_is_refused():
+    with pytest.raises(FaultConfigError, match="match is not a regular expression"):
+        FaultInjector({"vendors": {"braze": {"match": "(POST"}}})

@@ -235,6 +235,14 @@ def assert_tools_hold_the_sync_models(sandbox: SandboxServer, db: Path, config: 
             assert held[key]["journey_id"] == journey_of[key], (name, key)
             if "email" in held[key]:
                 assert held[key]["email"] == email_of[key], (name, key)
+    with duckdb.connect(str(db), read_only=True) as con:
+        # Every acknowledged state has its acknowledgement from the same run, whatever happened.
+        orphans = con.execute(
+            "select count(*) from atc_sync.sync_state as s left join atc_sync.sync_acknowledgements as a "
+            "on s.sync_name = a.sync_name and s.audience_id = a.audience_id and s.record_key = a.record_key "
+            "and s.run_id = a.run_id and s.idempotency_key = a.idempotency_key where a.acknowledgement_id is null"
+        ).fetchone()[0]
+    assert orphans == 0
     if "webhook_journey_assignments" in load_config(config):
         # Each transition was delivered once: as many deliveries as acknowledged changes.
         deliveries = state["webhook"]["deliveries"]
@@ -266,6 +274,21 @@ def test_the_default_config_needs_nothing_configured_and_a_second_run_sends_noth
         ).fetchall():
             dump = repr(con.execute(f"select * from atc_sync.{table}").fetchall())
             assert not any(secret in dump for secret in SANDBOX_DEFAULTS.values()), table
+
+    # Every sync with a ledger mapping recorded each send it delivered, under the decision's key.
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        sends = set(con.execute("select person_id, channel, send_key from main.int_sync__assignments").fetchall())
+        assert any(k is None for _, _, k in sends) and any(k for _, _, k in sends)  # deferrals and sends
+        for name, sync in load_config(PROJECT_DIR / "syncs.yml").items():
+            acknowledged = set(
+                con.execute(
+                    "select person_id, channel, message_key from atc_sync.sync_acknowledgements "
+                    "where sync_name = ? and message_key is not null",
+                    [name],
+                ).fetchall()
+            )
+            expected = {s for s in sends if s[2] is not None} if sync.ledger else set()
+            assert acknowledged == expected, name
 
 
 def test_changes_removals_and_journey_moves_reach_every_tool(warehouse, sandbox, built, config):

@@ -470,7 +470,7 @@ def test_no_credential_value_reaches_logs_output_or_warehouse_tables(db, env, ca
         tables = con.execute(
             "select table_name from information_schema.tables where table_schema = 'atc_sync'"
         ).fetchall()
-        assert len(tables) == 4
+        assert len(tables) == 5
         for (table,) in tables:
             dump = repr(con.execute(f"select * from atc_sync.{table}").fetchall())
             assert SECRET not in dump, table
@@ -503,3 +503,155 @@ def test_an_unreachable_destination_fails_the_run_before_anything_is_sent(db, en
     assert "unreachable" in result.error
     again = run(db, make_syncs(), ScriptedDestination(), env)
     assert again.added == 2 and again.acknowledged == 2
+
+
+# -- acknowledgements: the audit trail and the guardrails' ledger ------------------------
+
+LEDGER = {"person_id": "person_id", "journey_id": "journey_id", "channel": "channel", "message_key": "send_key"}
+
+
+def set_sends(db: Path, rows: list[tuple]) -> None:
+    """Rows of a message sync: (person_id, email, journey_id, channel, send_key)."""
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            "create or replace table main.sync_scripted__sends "
+            "(person_id varchar, email varchar, journey_id varchar, channel varchar, send_key varchar)"
+        )
+        if rows:
+            con.executemany("insert into main.sync_scripted__sends values (?, ?, ?, ?, ?)", rows)
+
+
+def sends(n: int, start: int = 1) -> list[tuple]:
+    """Odd people are sent now (a send key); even ones are deferred (none)."""
+    return [
+        (f"p{i:03d}", f"p{i:03d}@example.com", "welcome", "email", f"key-{i}" if i % 2 else None)
+        for i in range(start, start + n)
+    ]
+
+
+def send_syncs(mode: str = "mirror", ledger: dict | None = LEDGER) -> dict:
+    extra = {"ledger": ledger} if ledger is not None else {}
+    return make_syncs(mode, model="sync_scripted__sends", **extra)
+
+
+def acknowledgements(db: Path) -> list[tuple]:
+    return query(
+        db,
+        "select record_key, change_type, action, person_id, journey_id, channel, message_key "
+        "from atc_sync.sync_acknowledgements order by acknowledged_at, record_key, action = 'added'",
+    )
+
+
+def test_each_acknowledged_record_is_written_once_with_its_ledger_columns(db, env):
+    set_sends(db, sends(4))
+    result = run(db, send_syncs(), ScriptedDestination(), env)
+    assert result.acknowledged == 4
+    assert acknowledgements(db) == [
+        ("p001", "added", "added", "p001", "welcome", "email", "key-1"),
+        ("p002", "added", "added", "p002", "welcome", "email", None),
+        ("p003", "added", "added", "p003", "welcome", "email", "key-3"),
+        ("p004", "added", "added", "p004", "welcome", "email", None),
+    ]
+    # Each acknowledgement matches the state it advanced, in the same run, with the same key.
+    assert query(
+        db,
+        "select count(*) from atc_sync.sync_state as s inner join atc_sync.sync_acknowledgements as a "
+        "on s.sync_name = a.sync_name and s.record_key = a.record_key and s.run_id = a.run_id "
+        "and s.idempotency_key = a.idempotency_key and s.payload_hash = a.payload_hash",
+    ) == [(4,)]
+
+    # A second run with nothing changed acknowledges nothing; a removal carries no ledger values.
+    run(db, send_syncs(), ScriptedDestination(), env)
+    assert len(acknowledgements(db)) == 4
+    set_sends(db, sends(3))
+    run(db, send_syncs(), ScriptedDestination(), env)
+    assert acknowledgements(db)[-1] == ("p004", "removed", "removed", None, None, None, None)
+
+
+def test_a_sync_without_a_ledger_mapping_still_leaves_its_audit_trail(db, env):
+    set_sends(db, sends(2))
+    run(db, send_syncs(ledger=None), ScriptedDestination(), env)
+    assert acknowledgements(db) == [
+        ("p001", "added", "added", None, None, None, None),
+        ("p002", "added", "added", None, None, None, None),
+    ]
+
+
+def test_refused_and_transiently_failed_records_are_not_acknowledged(db, env):
+    set_sends(db, sends(7))
+    dest = ScriptedDestination()
+    dest.transient_calls = {1}  # p001..p003 fail transiently
+    dest.reject_keys = {"p005": "invalid email"}
+    result = run(db, send_syncs(), dest, env)
+    assert (result.acknowledged, result.rejected) == (3, 1)
+    assert [row[0] for row in acknowledgements(db)] == ["p004", "p006", "p007"]
+
+
+@pytest.mark.parametrize("crash_after", [0, 1])
+def test_a_batch_killed_before_its_acknowledgement_was_recorded_writes_none(db, env, crash_after):
+    set_sends(db, sends(5))  # two batches of three and two
+    tool = FakeTool()
+    dying = ScriptedDestination(tool)
+    dying.crash_after_batches = crash_after
+    with pytest.raises(Crash):
+        run(db, send_syncs(), dying, env)
+    # The tool applied the batch the process died in; neither its state nor its acknowledgement was written.
+    recorded = [row[0] for row in acknowledgements(db)]
+    assert recorded == ["p001", "p002", "p003"][: 3 * crash_after]
+    assert query(db, "select count(*) from atc_sync.sync_state") == [(len(recorded),)]
+
+    run(db, send_syncs(), ScriptedDestination(tool), env)
+    after = acknowledgements(db)
+    assert sorted(row[0] for row in after) == [f"p{i:03d}" for i in range(1, 6)]  # each key exactly once
+    assert {row[0]: row[6] for row in after} == {f"p{i:03d}": (f"key-{i}" if i % 2 else None) for i in range(1, 6)}
+
+
+def test_an_audience_member_whose_fields_changed_is_acknowledged_as_a_removal_then_an_add(db, env):
+    syncs = make_syncs("audience", model="sync_scripted__sends", ledger=LEDGER)
+    set_sends(db, sends(1))
+    run(db, syncs, ScriptedDestination(), env)
+    set_sends(db, [("p001", "new@example.com", "welcome", "email", "key-1")])
+    run(db, syncs, ScriptedDestination(), env)
+    assert acknowledgements(db)[1:] == [
+        ("p001", "changed", "removed", None, None, None, None),
+        ("p001", "changed", "added", "p001", "welcome", "email", "key-1"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ledger", "message"),
+    [
+        (
+            {**LEDGER, "campaign": "journey_id"},
+            r"sync 'users': ledger: unknown ledger field\(s\) 'campaign' \(known: person_id, journey_id, channel, "
+            r"message_key\)",
+        ),
+        ({"person_id": "person_id", "channel": "channel"}, r"sync 'users': ledger: .*message_key is missing"),
+        ({**LEDGER, "channel": "Channel Name"}, r"sync 'users': ledger: ledger field 'channel' maps to 'Channel Name'"),
+        (["person_id", "channel"], r"sync 'users': ledger: Input should be a valid dictionary"),
+    ],
+)
+def test_a_bad_ledger_mapping_is_refused_when_the_config_loads(ledger, message):
+    body = {
+        "model": "sync_scripted__sends",
+        "destination": "scripted",
+        "object": "profile",
+        "mode": "upsert",
+        "primary_key": "person_id",
+        "fields": {"email": "email"},
+        "ledger": ledger,
+    }
+    with pytest.raises(ConfigurationError, match=message):
+        parse_config({"syncs": {"users": body}}, registry=REGISTRY)
+
+
+def test_a_ledger_column_missing_from_the_model_is_named_before_anything_is_sent(db, env):
+    set_sends(db, sends(2))
+    dest = ScriptedDestination()
+    syncs = send_syncs(ledger={**LEDGER, "message_key": "idempotency_key"})
+    with pytest.raises(
+        ConfigurationError,
+        match=r"sync 'users': ledger.message_key: column 'idempotency_key' is not in main.sync_scripted__sends",
+    ):
+        run(db, syncs, dest, env)
+    assert dest.calls == 0

@@ -18,6 +18,10 @@ Objects and modes: ``profile`` (upsert / add-only; only changed fields are sent)
 ``audience`` (a static list: ``audience_id`` is the numeric list id, or a list name that is
 looked up with ``GET /api/lists`` and created with ``POST /api/lists`` when missing, unless
 ``create_lists: false``; added and changed records subscribe, removed records unsubscribe).
+Creating a list is not idempotent (a second ``POST /api/lists`` with the same name makes a
+second list), so the create call is never retried blindly: after a transient failure (its
+answer may have been lost after Iterable made the list) the name is looked up again, and
+the list is created again only when it is still missing.
 Users are identified by the payload's ``userId`` / ``email`` when the sync maps them, else by the
 record key (``identifier: auto`` treats a key containing ``@`` as an email).
 ``mirror`` is not offered: bulkUpdate has no documented way to clear fields.
@@ -29,11 +33,20 @@ Settings: ``base_url``, ``api_key_env`` (default ``ATC_ITERABLE_API_KEY``), ``id
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar
 
 from activation.destinations.base import HttpDestination, changed_fields, jsonable, ok, refused
 from activation.http import HttpClient, vendor_message
-from activation.protocol import Batch, BatchRejected, ConfigurationError, DestinationLimits, Record, RecordResult
+from activation.protocol import (
+    Batch,
+    BatchRejected,
+    ConfigurationError,
+    DestinationLimits,
+    Record,
+    RecordResult,
+    TransientError,
+)
 
 MAX_USERS = 1000
 MAX_BYTES = 4 * 1024 * 1024
@@ -126,21 +139,55 @@ class IterableDestination(HttpDestination):
             return int(audience_id)
         if audience_id in self._lists:
             return self._lists[audience_id]
+        found = self._find_list(audience_id)
+        if found is None:
+            if not self.settings.get("create_lists", True):
+                raise ConfigurationError(f"iterable: no list named {audience_id!r} (set create_lists to create it)")
+            found = self._create_list(audience_id)
+        self._lists[audience_id] = found
+        return found
+
+    def _find_list(self, name: str) -> int | None:
+        """The id of the list with this name (``GET /api/lists``), or None."""
         response = self.client.request("GET", "/api/lists")
         if response.status_code >= 400:
             raise ConfigurationError(self.client.redact(f"iterable: listing lists failed: {vendor_message(response)}"))
         for item in _json(response).get("lists") or []:
-            if item.get("name") == audience_id:
-                self._lists[audience_id] = int(item["id"])
-                return self._lists[audience_id]
-        if not self.settings.get("create_lists", True):
-            raise ConfigurationError(f"iterable: no list named {audience_id!r} (set create_lists to create it)")
-        response = self.client.request("POST", "/api/lists", json={"name": audience_id})
-        answer = _json(response)
-        if response.status_code >= 400 or "listId" not in answer:
-            raise ConfigurationError(self.client.redact(f"iterable: creating list failed: {vendor_message(response)}"))
-        self._lists[audience_id] = int(answer["listId"])
-        return self._lists[audience_id]
+            if item.get("name") == name:
+                return int(item["id"])
+        return None
+
+    def _create_list(self, name: str) -> int:
+        """``POST /api/lists`` once per attempt; before each new attempt, look the name up again."""
+        attempts = max(1, self.policy.attempts)
+        failure: TransientError | None = None
+        for attempt in range(attempts):
+            if attempt:
+                self._sleep(min(self.policy.max_wait, self.policy.initial_wait * 2 ** (attempt - 1)))
+                found = self._find_list(name)
+                if found is not None:
+                    return found
+            try:
+                response = self._request_once("POST", "/api/lists", json={"name": name})
+            except TransientError as exc:
+                failure = exc
+                continue
+            answer = _json(response)
+            if response.status_code >= 400 or "listId" not in answer:
+                raise ConfigurationError(
+                    self.client.redact(f"iterable: creating list failed: {vendor_message(response)}")
+                )
+            return int(answer["listId"])
+        raise TransientError(f"iterable: creating list {name!r} failed {attempts} times: {failure}")
+
+    def _request_once(self, method: str, path: str, **kwargs: Any):
+        """One request without the HTTP helper's retries (for a call that is not idempotent)."""
+        policy = self.client.policy
+        self.client.policy = dataclasses.replace(policy, attempts=1)
+        try:
+            return self.client.request(method, path, **kwargs)
+        finally:
+            self.client.policy = policy
 
     def _call(self, path: str, body: dict[str, Any]) -> dict[str, str]:
         """POST and return identifier (lower-cased) -> the vendor's reason for each refused user."""

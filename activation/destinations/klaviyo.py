@@ -21,7 +21,10 @@ sets what it is given) and ``audience`` (a list named ``audience_id``, looked up
 ``GET /api/lists?filter=equals(name,...)`` and created with ``POST /api/lists`` when missing, or
 used as a list id with ``list_ids: true``; added and changed records are imported with the list
 relationship, which creates missing profiles; removed records are looked up by their mapped
-``external_id`` / ``email`` and removed with ``DELETE``).
+``external_id`` / ``email`` and removed with ``DELETE``). Creating a list is not idempotent, so
+the create call is never retried blindly: after a transient failure (its answer may have been
+lost after Klaviyo made the list) the name is looked up again, and the list is created again
+only when it is still missing.
 
 Identifiers: mapped ``email`` / ``external_id`` / ``phone_number`` fields go on the profile; the
 record key fills ``identifier`` (``auto``: a key containing ``@`` is an email, anything else an
@@ -40,6 +43,7 @@ Settings: ``base_url`` (default ``https://a.klaviyo.com``), ``api_key_env`` (def
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -228,19 +232,48 @@ class KlaviyoDestination(HttpDestination):
             return self._lists[audience_id]
         if self.settings.get("list_ids"):
             return audience_id
-        response = self._send("GET", "/api/lists", params={"filter": f"equals(name,{json.dumps(audience_id)})"})
+        found = self._find_list(audience_id)
+        if found is None:
+            if not self.settings.get("create_lists", True):
+                raise ConfigurationError(f"klaviyo: no list named {audience_id!r} (set create_lists to create it)")
+            found = self._create_list(audience_id)
+        self._lists[audience_id] = found
+        return found
+
+    def _find_list(self, name: str) -> str | None:
+        """The id of the list with this name (``GET /api/lists?filter=equals(name,"...")``), or None."""
+        response = self._send("GET", "/api/lists", params={"filter": f"equals(name,{json.dumps(name)})"})
         found = [item["id"] for item in _json(response).get("data") or [] if item.get("id")]
-        if found:
-            self._lists[audience_id] = found[0]
-            return found[0]
-        if not self.settings.get("create_lists", True):
-            raise ConfigurationError(f"klaviyo: no list named {audience_id!r} (set create_lists to create it)")
-        body = {"data": {"type": "list", "attributes": {"name": audience_id}}}
-        created = _json(self._send("POST", "/api/lists", body)).get("data") or {}
-        if not created.get("id"):
-            raise ConfigurationError(f"klaviyo: creating list {audience_id!r} answered without an id")
-        self._lists[audience_id] = created["id"]
-        return created["id"]
+        return found[0] if found else None
+
+    def _create_list(self, name: str) -> str:
+        """``POST /api/lists`` once per attempt; before each new attempt, look the name up again.
+
+        Klaviyo documents no idempotency for list creation: a retried create whose first
+        answer was lost would make a second list with the same name.
+        """
+        attempts = max(1, self.policy.attempts)
+        body = {"data": {"type": "list", "attributes": {"name": name}}}
+        failure: TransientError | None = None
+        for attempt in range(attempts):
+            if attempt:
+                self._sleep(min(self.policy.max_wait, self.policy.initial_wait * 2 ** (attempt - 1)))
+                found = self._find_list(name)
+                if found is not None:
+                    return found
+            policy = self.client.policy
+            self.client.policy = dataclasses.replace(policy, attempts=1)  # no blind retry of the create
+            try:
+                created = _json(self._send("POST", "/api/lists", body)).get("data") or {}
+            except TransientError as exc:
+                failure = exc
+                continue
+            finally:
+                self.client.policy = policy
+            if not created.get("id"):
+                raise ConfigurationError(f"klaviyo: creating list {name!r} answered without an id")
+            return created["id"]
+        raise TransientError(f"klaviyo: creating list {name!r} failed {attempts} times: {failure}")
 
     def _send(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None):
         data = json.dumps(body, separators=(",", ":")).encode() if body is not None else None

@@ -66,7 +66,7 @@ class FaultMiddleware:
         vendor = self.sandbox.vendor_for(scope["path"])
         if vendor is None:
             return await self.app(scope, receive, send)
-        decision = self.sandbox.faults.decide(vendor.name)
+        decision = self.sandbox.faults.decide(vendor.name, f"{scope.get('method', '')} {scope['path']}")
         if decision.latency:
             await asyncio.sleep(decision.latency)
         if decision.drop:

@@ -23,6 +23,7 @@ the body of ``POST /_sandbox/faults``) looks like::
         reject_pattern: "@invalid\\."   # records whose identifier matches are refused
         reject_fraction: 0.05   # plus this stable fraction of identifiers
         rate_limit: {requests_per_second: 1000, burst: 3000}   # null disables
+        match: "^POST /braze/users/track$"   # inject the faults above only into matching requests
       klaviyo:
         job_pending_polls: 2    # bulk import jobs stay "processing" for two status polls
 
@@ -75,6 +76,7 @@ FAULT_KEYS = {
     "latency_ms",
     "rate_limit",
     "job_pending_polls",
+    "match",
 }
 
 
@@ -101,6 +103,7 @@ class VendorFaults:
     latency_ms: float = 0.0
     rate_limit: dict[str, float] | None = None
     job_pending_polls: int = 0
+    match: str | None = None  # regular expression over "METHOD /path"; other requests get no fault
 
 
 @dataclass
@@ -171,11 +174,13 @@ class FaultInjector:
             if unknown:
                 raise FaultConfigError(f"{name}: unknown fault keys {sorted(unknown)}")
             faults = VendorFaults(**merged)
-            if faults.reject_pattern:
-                try:
-                    re.compile(faults.reject_pattern)
-                except re.error as exc:
-                    raise FaultConfigError(f"{name}: reject_pattern is not a regular expression: {exc}") from exc
+            for pattern_name in ("reject_pattern", "match"):
+                pattern = getattr(faults, pattern_name)
+                if pattern:
+                    try:
+                        re.compile(pattern)
+                    except re.error as exc:
+                        raise FaultConfigError(f"{name}: {pattern_name} is not a regular expression: {exc}") from exc
             for rate_name in ("error_rate", "drop_rate", "throttle_rate", "reject_fraction", "lose_rate"):
                 value = getattr(faults, rate_name)
                 if not 0 <= float(value) <= 1:
@@ -196,11 +201,14 @@ class FaultInjector:
     def _count(self, vendor: str, what: str) -> None:
         self.injected[vendor][what] = self.injected[vendor].get(what, 0) + 1
 
-    def decide(self, vendor: str) -> Decision:
+    def decide(self, vendor: str, request: str = "") -> Decision:
+        """The fault for one request; ``request`` is ``"METHOD /path"`` (for ``match``)."""
         with self._lock:
             f = self.vendors[vendor]
             rng = self._rng[vendor]
             decision = Decision(latency=f.latency_ms / 1000.0)
+            if f.match and not re.search(f.match, request):
+                return self._paced(vendor, decision)
             if f.outage:
                 self._count(vendor, "outage")
                 return Decision(decision.latency, status=503, reason="outage")
@@ -224,12 +232,9 @@ class FaultInjector:
             if throttle_draw < f.throttle_rate:
                 self._count(vendor, "throttled")
                 return Decision(decision.latency, status=429, reason="throttled", retry_after=f.retry_after)
-            bucket = self._buckets.get(vendor)
-            if bucket is not None:
-                wait = bucket.take()
-                if wait is not None:
-                    self._count(vendor, "rate_limited")
-                    return Decision(decision.latency, status=429, reason="rate limited", retry_after=max(wait, 0.001))
+            paced = self._paced(vendor, decision)
+            if paced.status is not None:
+                return paced
             if error_draw < f.error_rate:
                 self._count(vendor, "errors")
                 return Decision(decision.latency, status=f.error_status, reason="injected error")
@@ -238,6 +243,16 @@ class FaultInjector:
                 self._count(vendor, "lost_responses")
                 return Decision(decision.latency, lose_response=True, reason="response lost")
             return decision
+
+    def _paced(self, vendor: str, decision: Decision) -> Decision:
+        """The rate limit (a 429 when the vendor's bucket is empty), else ``decision``. Holds the lock."""
+        bucket = self._buckets.get(vendor)
+        if bucket is not None:
+            wait = bucket.take()
+            if wait is not None:
+                self._count(vendor, "rate_limited")
+                return Decision(decision.latency, status=429, reason="rate limited", retry_after=max(wait, 0.001))
+        return decision
 
     def rejects(self, vendor: str, identifier: Any) -> bool:
         """Whether the partial-rejection fault refuses this record (stable per identifier)."""

@@ -4,7 +4,11 @@
     channel tools need. A step already planned by an earlier run (guardrail
     reason `duplicate`) keeps the row that run sent, so re-runs change nothing
     at the tools. Control-group members, silent enrichment and every other
-    drop are left out, so mirror and audience syncs remove them. -#}
+    drop are left out, so mirror and audience syncs remove them.
+    send_key is the decision's idempotency key when the row asks the tool to
+    send (null for a deferral): the channel tools get it as the message id to
+    report back, and the sync engine's acknowledgements carry it into the
+    guardrails' ledger. -#}
 
 with
 
@@ -53,6 +57,7 @@ let_through as (
     select
         decisions.person_id,
         decisions.journey_id,
+        decisions.idempotency_key,
         coalesce(decisions.channel, earlier_send_per_key.channel) as channel,
         case
             when decisions.reason_code = 'duplicate' then 'send'
@@ -80,6 +85,7 @@ messageable as (
         let_through.channel,
         let_through.decision,
         let_through.reason_code,
+        case when let_through.decision = 'send' then let_through.idempotency_key end as send_key,
         assignments.entered_at,
         assignments.expected_end_at,
         assignments.context_key,
@@ -125,6 +131,7 @@ final as (
         cast(channel as {{ dbt.type_string() }}) as channel,
         cast(decision as {{ dbt.type_string() }}) as decision,
         cast(reason_code as {{ dbt.type_string() }}) as reason_code,
+        cast(send_key as {{ dbt.type_string() }}) as send_key,
         cast(entered_at as {{ dbt.type_timestamp() }}) as entered_at,
         cast(expected_end_at as {{ dbt.type_timestamp() }}) as expected_end_at,
         cast(next_eligible_at as {{ dbt.type_timestamp() }}) as next_eligible_at,

@@ -17,6 +17,7 @@ final as (
         journey_id,
         journey_name,
         channel as journey_channel,
+        send_key,
         entered_at as journey_entered_at,
         next_eligible_at as journey_next_eligible_at,
         context_key as journey_context_key

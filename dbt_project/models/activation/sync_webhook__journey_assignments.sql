@@ -15,6 +15,7 @@ final as (
         channel,
         decision,
         reason_code,
+        send_key,
         entered_at,
         expected_end_at,
         next_eligible_at,

@@ -3,14 +3,21 @@
       reported  a message a channel tool reported as sent or delivered
                 (int_message_events_stitched), once per message_id, at its
                 first report;
+      synced    a send a channel tool acknowledged through the sync engine
+                (atc_sync.sync_acknowledgements with a message_key: the
+                decision's idempotency key), once per (person, channel,
+                message_key) however many syncs carried it, at its first
+                acknowledged_at, until a report carries that key as
+                message_id;
       planned   a send journey-atc decided at an earlier as_of (the decision
-                log, decision = send) that no channel tool has reported yet
-                (no report carries its idempotency key as message_id),
-                counted at decided_at for var
+                log, decision = send) that no sync acknowledged and no
+                channel tool reported yet, counted at decided_at for var
                 atc__guardrails_reporting_delay_hours after it was decided.
-    So two runs inside the reporting delay cannot double-send. -#}
+    So two runs inside the reporting delay cannot double-send, and a send a
+    tool received keeps counting after the delay until the tool reports it. -#}
 {%- set as_of = journey_atc.as_of() -%}
 {%- set decision_log = journey_atc.guardrails_decision_log_relation() -%}
+{%- set acknowledgements = journey_atc.guardrails_sync_acknowledgements_relation() -%}
 {%- set delay_hours = var('atc__guardrails_reporting_delay_hours', 6) -%}
 
 with
@@ -47,6 +54,26 @@ decision_log as (
     {%- endif %}
 ),
 
+acknowledgements as (
+    {% if acknowledgements is not none -%}
+        select
+            person_id,
+            channel,
+            journey_id,
+            message_key,
+            acknowledged_at
+        from {{ acknowledgements }}
+    {%- else -%}
+        select
+            cast(null as {{ dbt.type_string() }}) as person_id,
+            cast(null as {{ dbt.type_string() }}) as channel,
+            cast(null as {{ dbt.type_string() }}) as journey_id,
+            cast(null as {{ dbt.type_string() }}) as message_key,
+            cast(null as {{ dbt.type_timestamp() }}) as acknowledged_at
+        where 1 = 0
+    {%- endif %}
+),
+
 reported_events as (
     select
         person_id,
@@ -73,6 +100,46 @@ reported_sends as (
     group by person_id, channel, message_key
 ),
 
+acknowledged_sends as (
+    select
+        person_id,
+        channel,
+        message_key,
+        max(journey_id) as journey_id,
+        min(acknowledged_at) as sent_at
+    from acknowledgements
+    where
+        person_id is not null
+        and channel is not null
+        and message_key is not null
+        and acknowledged_at <= {{ as_of }}
+    group by person_id, channel, message_key
+),
+
+acknowledged_keys as (
+    select distinct
+        person_id,
+        message_key
+    from acknowledged_sends
+),
+
+synced_sends as (
+    select
+        acknowledged_sends.person_id,
+        acknowledged_sends.channel,
+        acknowledged_sends.message_key,
+        acknowledged_sends.journey_id,
+        acknowledged_sends.sent_at
+    from acknowledged_sends
+    left join reported_sends
+        on
+            acknowledged_sends.person_id = reported_sends.person_id
+            and acknowledged_sends.message_key = reported_sends.message_key
+    where
+        acknowledged_sends.sent_at > {{ dbt.dateadd('day', -7, as_of) }}
+        and reported_sends.message_key is null
+),
+
 planned_sends as (
     select
         decision_log.person_id,
@@ -86,11 +153,16 @@ planned_sends as (
         on
             decision_log.person_id = reported_sends.person_id
             and decision_log.idempotency_key = reported_sends.message_key
+    left join acknowledged_keys
+        on
+            decision_log.person_id = acknowledged_keys.person_id
+            and decision_log.idempotency_key = acknowledged_keys.message_key
     where
         decision_log.decision = 'send'
         and decision_log.decided_at < {{ as_of }}
         and decision_log.decided_at >= {{ dbt.dateadd('hour', -1 * delay_hours, as_of) }}
         and reported_sends.message_key is null
+        and acknowledged_keys.message_key is null
 ),
 
 reported_entries as (
@@ -107,6 +179,20 @@ reported_entries as (
         on reported_sends.journey_id = journeys.journey_id
 ),
 
+synced_entries as (
+    select
+        synced_sends.person_id,
+        synced_sends.channel,
+        synced_sends.message_key,
+        synced_sends.journey_id,
+        journeys.category as journey_category,
+        synced_sends.sent_at,
+        'synced' as ledger_source
+    from synced_sends
+    left join journeys
+        on synced_sends.journey_id = journeys.journey_id
+),
+
 planned_entries as (
     select
         person_id,
@@ -121,6 +207,8 @@ planned_entries as (
 
 entries as (
     select * from reported_entries
+    union all
+    select * from synced_entries
     union all
     select * from planned_entries
 ),
