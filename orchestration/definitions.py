@@ -23,6 +23,28 @@ log = logging.getLogger("journey_atc.orchestration")
 GATED_MODELS = ("identity_person_map", "journey_assignments", "stg_segment__events", "guardrail_decisions")
 
 
+def sync_engine_tables() -> list[dg.AssetSpec]:
+    """The sync engine's own tables (schema atc_sync), which dbt reads back as a source.
+
+    Written by the sync assets as they run, not materialized on their own: declared
+    here so they sit in the activation group (the guardrails' ledger reads
+    ``sync_acknowledgements``) instead of appearing as unowned stubs.
+    """
+    from activation.state import SYNC_SCHEMA, SYNC_TABLES
+
+    return [
+        dg.AssetSpec(
+            [SYNC_SCHEMA, table],
+            group_name="activation",
+            owners=["team:activation"],
+            kinds={"duckdb"},
+            description=f"{SYNC_SCHEMA}.{table}, written by the sync engine (activation/state.py).",
+            tags={"journey_atc/layer": "activation"},
+        )
+        for table in SYNC_TABLES
+    ]
+
+
 def _model_names(project: DbtProject) -> set[str]:
     import json
 
@@ -43,7 +65,7 @@ def build_definitions(
     checks = list(CORE_CHECKS) + (list(GUARDRAIL_CHECKS) if "guardrail_decisions" in models else [])
     sync_assets, sync_checks = build_sync_definitions(dbt_assets_def, gates, syncs_config)
     return dg.Definitions(
-        assets=[raw_landing, dbt_assets_def, *sync_assets],
+        assets=[raw_landing, dbt_assets_def, *sync_assets, *sync_engine_tables()],
         asset_checks=[*checks, *sync_checks],
         jobs=build_jobs(dbt_assets_def, sync_assets, checks),
         schedules=build_schedules(),
