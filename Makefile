@@ -8,6 +8,7 @@ export PATH := $(BIN):$(PATH)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
 CHROMIUM ?= /usr/bin/chromium
+JAVA ?= /usr/bin/java
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PEOPLE ?= 10000
@@ -18,12 +19,18 @@ SEED ?= 7
 run: $(VENV)/.installed
 	atc demo --people $(PEOPLE) --seed $(SEED)
 
-test: $(VENV)/.installed $(CHROMIUM)
+# tests/test_spark.py builds the project on a local Spark too: it needs the
+# spark extra and a Java 17 runtime.
+test: $(VENV)/.installed $(VENV)/.installed-spark $(CHROMIUM) $(JAVA)
 	pytest
 
 # Headless Chromium for the UI test and the asset-graph screenshot (Debian's package).
 $(CHROMIUM):
 	$(SUDO) apt-get install -y -q chromium || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
+
+# Java 17 for the local Spark session (Debian's package).
+$(JAVA):
+	$(SUDO) apt-get install -y -q openjdk-17-jre-headless || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q openjdk-17-jre-headless)
 
 env: $(VENV)/.installed
 
@@ -32,6 +39,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(VENV)/.installed-spark: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
 	touch $@
 
 lint: $(VENV)/.installed
