@@ -168,6 +168,7 @@ def spark_session(work: Path):
         SparkSession.builder.master(os.environ.get("ATC_SPARK_MASTER", "local[2]"))
         .appName("journey-atc spark check")
         .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.ansi.enabled", "false")
         .config("spark.driver.extraJavaOptions", java_options)
         .config("spark.driver.memory", os.environ.get("ATC_SPARK_DRIVER_MEMORY", "2g"))
         .config("spark.sql.warehouse.dir", str(spark_dir / "warehouse"))
