@@ -14,15 +14,18 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PEOPLE ?= 10000
 SEED ?= 7
 
-.PHONY: run test env lint bench ui clean
+.PHONY: run test test-spark env lint bench ui clean
 
 run: $(VENV)/.installed
 	atc demo --people $(PEOPLE) --seed $(SEED)
 
-# tests/test_spark.py builds the project on a local Spark too: it needs the
-# spark extra and a Java 17 runtime.
-test: $(VENV)/.installed $(VENV)/.installed-spark $(CHROMIUM) $(JAVA)
-	pytest
+test: $(VENV)/.installed $(CHROMIUM)
+	pytest -m "not spark"
+
+# The same project built on a local Spark and compared with DuckDB
+# (docs/spark.md): needs the spark extra and a Java 17 runtime.
+test-spark: $(VENV)/.installed-spark $(JAVA)
+	pytest -m spark -p no:xdist
 
 # Headless Chromium for the UI test and the asset-graph screenshot (Debian's package).
 $(CHROMIUM):
