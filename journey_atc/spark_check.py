@@ -134,6 +134,10 @@ def prepare_duckdb(work: Path, people: int, seed: int) -> tuple[Path, str]:
     return db_path, as_of
 
 
+def read_as_of(work: Path) -> str:
+    return (work / "as_of.txt").read_text().strip()
+
+
 def build_duckdb(work: Path, db_path: Path, as_of: str) -> None:
     dbt_vars = {"atc__as_of": as_of}
     run_dbt(["seed", "--target", "duckdb"], db_path=db_path, dbt_vars=dbt_vars, work_dir=work / "duckdb")
@@ -169,6 +173,7 @@ def spark_session(work: Path):
         .appName("journey-atc spark check")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.ansi.enabled", "false")
+        .config("spark.sql.variant.allowDuplicateKeys", "true")
         .config("spark.driver.extraJavaOptions", java_options)
         .config("spark.driver.memory", os.environ.get("ATC_SPARK_DRIVER_MEMORY", "2g"))
         .config("spark.sql.warehouse.dir", str(spark_dir / "warehouse"))
@@ -286,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=None, help="default: a temporary directory")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--all", action="store_true", help="compare every model, not only the key ones")
+    parser.add_argument("--reuse-duckdb", action="store_true", help="reuse the DuckDB build in --work-dir")
     args = parser.parse_args(argv)
 
     # Spark hands timestamps to Python in the process's local time zone.
@@ -298,15 +304,19 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     spark = None
     try:
-        db_path, as_of = prepare_duckdb(work, args.people, args.seed)
-        timings["generate + load"] = time.perf_counter() - started
-        print(f"{args.people} people, as_of {as_of}, work directory {work}", flush=True)
+        if args.reuse_duckdb:
+            db_path, as_of = work / "duckdb" / "warehouse.duckdb", read_as_of(work)
+        else:
+            db_path, as_of = prepare_duckdb(work, args.people, args.seed)
+            timings["generate + load"] = time.perf_counter() - started
+            step = time.perf_counter()
+            build_duckdb(work, db_path, as_of)
+            timings["duckdb build"] = time.perf_counter() - step
+            (work / "as_of.txt").write_text(as_of)
+        print(f"as_of {as_of}, work directory {work}", flush=True)
 
         step = time.perf_counter()
-        build_duckdb(work, db_path, as_of)
-        timings["duckdb build"] = time.perf_counter() - step
-
-        step = time.perf_counter()
+        shutil.rmtree(work / "spark", ignore_errors=True)
         spark = spark_session(work)
         register_raw_tables(spark, export_raw_tables(db_path, work / "raw_parquet"))
         timings["spark start + raw tables"] = time.perf_counter() - step
