@@ -29,6 +29,7 @@ import argparse
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -59,7 +60,15 @@ DEFAULT_SPARK_SCHEMA = "journey_atc"
 # ---------------------------------------------------------------- normalising
 
 
+# A timestamp written into JSON text: DuckDB writes "2026-11-01 00:00:00",
+# Spark's to_json "2026-11-01T00:00:00.000Z".
+JSON_TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]00:?00)?$")
+
+
 def _norm_json_value(value):
+    if isinstance(value, str):
+        match = JSON_TIMESTAMP.match(value)
+        return f"{match.group(1)} {match.group(2)}" if match else value
     if isinstance(value, dict):
         return {k: _norm_json_value(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
