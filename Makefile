@@ -14,18 +14,23 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PEOPLE ?= 10000
 SEED ?= 7
 
-.PHONY: run test test-spark env lint bench ui clean
+.PHONY: run test test-spark test-spark-env env lint bench ui clean
 
 run: $(VENV)/.installed
 	atc demo --people $(PEOPLE) --seed $(SEED)
 
-test: $(VENV)/.installed $(CHROMIUM)
+# The Spark check (tests/test_spark.py, about 15 minutes on 2 cores) runs on its
+# own after the rest, so its JVM does not compete with the other tests.
+test: $(VENV)/.installed $(CHROMIUM) test-spark-env
 	pytest -m "not spark"
+	pytest -m spark -p no:xdist
 
 # The same project built on a local Spark and compared with DuckDB
 # (docs/spark.md): needs the spark extra and a Java 17 runtime.
-test-spark: $(VENV)/.installed-spark $(JAVA)
+test-spark: test-spark-env
 	pytest -m spark -p no:xdist
+
+test-spark-env: $(VENV)/.installed-spark $(JAVA)
 
 # Headless Chromium for the UI test and the asset-graph screenshot (Debian's package).
 $(CHROMIUM):

@@ -1,8 +1,9 @@
 """The same dbt project on Spark: it builds unchanged and decides what DuckDB decides.
 
 One test, because one run costs minutes: generate a small data set, build it on
-DuckDB and on a local Spark session, and compare identity, profiles, decisions
-and guardrail decisions row by row (journey_atc/spark_check.py). Select it with
+DuckDB and on a local Spark session, and compare every model row by row
+(journey_atc/spark_check.py), identity, profiles, decisions and guardrail
+decisions included. Select it with
 ``pytest -m spark``; it needs Java 17 and the ``spark`` extra.
 """
 
@@ -21,7 +22,7 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 def test_spark_builds_the_project_and_decides_exactly_what_duckdb_decides(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "journey_atc.spark_check", "--people", "300", "--work-dir", str(tmp_path)],
+        [sys.executable, "-m", "journey_atc.spark_check", "--people", "300", "--all", "--work-dir", str(tmp_path)],
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,
