@@ -23,12 +23,12 @@ run: $(VENV)/.installed
 # own after the rest, so its JVM does not compete with the other tests.
 test: $(VENV)/.installed $(CHROMIUM) test-spark-env
 	pytest -m "not spark"
-	pytest -m spark -p no:xdist
+	pytest -m spark -n 0
 
 # The same project built on a local Spark and compared with DuckDB
 # (docs/spark.md): needs the spark extra and a Java 17 runtime.
 test-spark: test-spark-env
-	pytest -m spark -p no:xdist
+	pytest -m spark -n 0
 
 test-spark-env: $(VENV)/.installed-spark $(JAVA)
 

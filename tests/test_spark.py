@@ -4,7 +4,7 @@ One test, because one run costs minutes: generate a small data set, build it on
 DuckDB and on a local Spark session, and compare every model row by row
 (journey_atc/spark_check.py), identity, profiles, decisions and guardrail
 decisions included. Select it with
-``pytest -m spark``; it needs Java 17 and the ``spark`` extra.
+``pytest -m spark -n 0``; it needs Java 17 and the ``spark`` extra.
 """
 
 from __future__ import annotations
