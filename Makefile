@@ -8,22 +8,37 @@ export PATH := $(BIN):$(PATH)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
 CHROMIUM ?= /usr/bin/chromium
+JAVA ?= /usr/bin/java
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PEOPLE ?= 10000
 SEED ?= 7
 
-.PHONY: run test env lint bench ui clean
+.PHONY: run test test-spark test-spark-env env lint bench ui clean
 
 run: $(VENV)/.installed
 	atc demo --people $(PEOPLE) --seed $(SEED)
 
-test: $(VENV)/.installed $(CHROMIUM)
-	pytest
+# The Spark check (tests/test_spark.py, about 15 minutes on 2 cores) runs on its
+# own after the rest, so its JVM does not compete with the other tests.
+test: $(VENV)/.installed $(CHROMIUM) test-spark-env
+	pytest -m "not spark"
+	pytest -m spark -n 0
+
+# The same project built on a local Spark and compared with DuckDB
+# (docs/spark.md): needs the spark extra and a Java 17 runtime.
+test-spark: test-spark-env
+	pytest -m spark -n 0
+
+test-spark-env: $(VENV)/.installed-spark $(JAVA)
 
 # Headless Chromium for the UI test and the asset-graph screenshot (Debian's package).
 $(CHROMIUM):
 	$(SUDO) apt-get install -y -q chromium || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
+
+# Java 17 for the local Spark session (Debian's package).
+$(JAVA):
+	$(SUDO) apt-get install -y -q openjdk-17-jre-headless || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q openjdk-17-jre-headless)
 
 env: $(VENV)/.installed
 
@@ -32,6 +47,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(VENV)/.installed-spark: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
 	touch $@
 
 lint: $(VENV)/.installed

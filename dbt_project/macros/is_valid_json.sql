@@ -8,6 +8,7 @@
     (nullif(trim({{ expr }}), '') is null or json_valid({{ expr }}))
 {%- endmacro %}
 
+{#- try_parse_json is strict JSON; get_json_object also accepts single quotes. -#}
 {% macro spark__is_valid_json(expr) -%}
-    (nullif(trim({{ expr }}), '') is null or get_json_object({{ expr }}, '$') is not null)
+    (nullif(trim({{ expr }}), '') is null or try_parse_json({{ expr }}) is not null)
 {%- endmacro %}

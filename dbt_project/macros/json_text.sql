@@ -24,9 +24,11 @@
     try_cast(nullif(trim({{ expr }}), '') as json)
 {%- endmacro %}
 
-{#- Spark keeps JSON as text and parses per get_json_object call. -#}
+{#- Spark keeps JSON as text and parses per get_json_object call. The text
+    is checked with try_parse_json, which is strict JSON like DuckDB's parser
+    (get_json_object also accepts single-quoted names and strings). -#}
 {% macro spark__parse_json(expr) -%}
-    case when get_json_object(nullif(trim({{ expr }}), ''), '$') is not null then {{ expr }} end
+    case when try_parse_json(nullif(trim({{ expr }}), '')) is not null then {{ expr }} end
 {%- endmacro %}
 
 
