@@ -31,47 +31,25 @@ journeys as (
 ),
 
 decision_log as (
-    {% if decision_log is not none -%}
-        select
-            idempotency_key,
-            person_id,
-            journey_id,
-            journey_category,
-            channel,
-            decision,
-            decided_at
-        from {{ decision_log }}
-    {%- else -%}
-        select
-            cast(null as {{ dbt.type_string() }}) as idempotency_key,
-            cast(null as {{ dbt.type_string() }}) as person_id,
-            cast(null as {{ dbt.type_string() }}) as journey_id,
-            cast(null as {{ dbt.type_string() }}) as journey_category,
-            cast(null as {{ dbt.type_string() }}) as channel,
-            cast(null as {{ dbt.type_string() }}) as decision,
-            cast(null as {{ dbt.type_timestamp() }}) as decided_at
-        where 1 = 0
-    {%- endif %}
+    {{ journey_atc.relation_or_empty(decision_log, [
+        ('idempotency_key', dbt.type_string()),
+        ('person_id', dbt.type_string()),
+        ('journey_id', dbt.type_string()),
+        ('journey_category', dbt.type_string()),
+        ('channel', dbt.type_string()),
+        ('decision', dbt.type_string()),
+        ('decided_at', dbt.type_timestamp()),
+    ]) }}
 ),
 
 acknowledgements as (
-    {% if acknowledgements is not none -%}
-        select
-            person_id,
-            channel,
-            journey_id,
-            message_key,
-            acknowledged_at
-        from {{ acknowledgements }}
-    {%- else -%}
-        select
-            cast(null as {{ dbt.type_string() }}) as person_id,
-            cast(null as {{ dbt.type_string() }}) as channel,
-            cast(null as {{ dbt.type_string() }}) as journey_id,
-            cast(null as {{ dbt.type_string() }}) as message_key,
-            cast(null as {{ dbt.type_timestamp() }}) as acknowledged_at
-        where 1 = 0
-    {%- endif %}
+    {{ journey_atc.relation_or_empty(acknowledgements, [
+        ('person_id', dbt.type_string()),
+        ('channel', dbt.type_string()),
+        ('journey_id', dbt.type_string()),
+        ('message_key', dbt.type_string()),
+        ('acknowledged_at', dbt.type_timestamp()),
+    ]) }}
 ),
 
 reported_events as (

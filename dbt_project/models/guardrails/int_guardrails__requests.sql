@@ -42,19 +42,11 @@ ledger as (
 ),
 
 decision_log as (
-    {% if decision_log is not none -%}
-        select
-            idempotency_key,
-            decision,
-            decided_at
-        from {{ decision_log }}
-    {%- else -%}
-        select
-            cast(null as {{ dbt.type_string() }}) as idempotency_key,
-            cast(null as {{ dbt.type_string() }}) as decision,
-            cast(null as {{ dbt.type_timestamp() }}) as decided_at
-        where 1 = 0
-    {%- endif %}
+    {{ journey_atc.relation_or_empty(decision_log, [
+        ('idempotency_key', dbt.type_string()),
+        ('decision', dbt.type_string()),
+        ('decided_at', dbt.type_timestamp()),
+    ]) }}
 ),
 
 requests_joined as (
