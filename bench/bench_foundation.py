@@ -45,36 +45,49 @@ def machine() -> dict:
     }
 
 
+class PeakMemory:
+    """Samples, every 0.1 s, the RSS of a process (default: this one) and, with
+    children, of all its descendants; `peak` holds the highest sum seen."""
+
+    def __init__(self, pid: int | None = None, children: bool = True) -> None:
+        self.pid = pid
+        self.children = children
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        try:
+            parent = psutil.Process(self.pid)
+        except psutil.Error:
+            return
+        while not self._stop.is_set():
+            try:
+                procs = [parent, *(parent.children(recursive=True) if self.children else [])]
+                self.peak = max(self.peak, sum(p.memory_info().rss for p in procs if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.1)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def run_measured(name: str, cmd: list[str], env: dict) -> dict:
     """Run cmd, sampling the RSS of its whole process tree; return seconds and peak bytes."""
     load_before = os.getloadavg()[0]
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak = 0
-    stop = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        try:
-            parent = psutil.Process(proc.pid)
-        except psutil.Error:
-            return
-        while not stop.is_set():
-            try:
-                procs = [parent, *parent.children(recursive=True)]
-                rss = sum(p.memory_info().rss for p in procs if p.is_running())
-                peak = max(peak, rss)
-            except psutil.Error:
-                pass
-            time.sleep(0.1)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    output = proc.stdout.read() if proc.stdout else ""
-    proc.wait()
-    stop.set()
-    sampler.join()
+    with PeakMemory(proc.pid) as memory:
+        output = proc.stdout.read() if proc.stdout else ""
+        proc.wait()
+    peak = memory.peak
     seconds = time.perf_counter() - started
     cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_seconds = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)

@@ -31,19 +31,17 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import psutil
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from activation.engine import load_config, run_sync  # noqa: E402
-from bench.bench_foundation import machine  # noqa: E402
+from bench.bench_foundation import PeakMemory, machine  # noqa: E402
 
 
 def _free_port() -> int:
@@ -132,27 +130,6 @@ def replay(port: int, recorded: list[tuple[str, str, dict, bytes | None]]) -> tu
     return seconds, throttled, failed
 
 
-class PeakMemory:
-    def __init__(self) -> None:
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        me = psutil.Process()
-        while not self._stop.is_set():
-            self.peak = max(self.peak, me.memory_info().rss)
-            time.sleep(0.1)
-
-    def __enter__(self) -> PeakMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", type=Path, required=True, help="a built warehouse holding the sync models")
@@ -176,7 +153,7 @@ def main() -> None:
         for name in names:
             with Sandbox() as sandbox:
                 os.environ["ATC_SANDBOX_PORT"] = str(sandbox.port)
-                with Recorder() as recorder, PeakMemory() as memory:
+                with Recorder() as recorder, PeakMemory(children=False) as memory:
                     result = run_sync(name, db)
                 if result.status == "failed":
                     raise SystemExit(f"sync {name} failed: {result.error}")

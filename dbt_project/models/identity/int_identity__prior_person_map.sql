@@ -5,21 +5,12 @@
 with
 
 previous_map as (
-    {% if previous_map is not none -%}
-        select
-            node,
-            person_id,
-            person_created_at,
-            assigned_at
-        from {{ previous_map }}
-    {%- else -%}
-        select
-            cast(null as {{ dbt.type_string() }}) as node,
-            cast(null as {{ dbt.type_string() }}) as person_id,
-            cast(null as {{ dbt.type_timestamp() }}) as person_created_at,
-            cast(null as {{ dbt.type_timestamp() }}) as assigned_at
-        where 1 = 0
-    {%- endif %}
+    {{ journey_atc.relation_or_empty(previous_map, [
+        ('node', dbt.type_string()),
+        ('person_id', dbt.type_string()),
+        ('person_created_at', dbt.type_timestamp()),
+        ('assigned_at', dbt.type_timestamp()),
+    ]) }}
 ),
 
 final as (

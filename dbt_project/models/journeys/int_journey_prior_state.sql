@@ -11,23 +11,23 @@
 
 with
 
+recorded_history as (
+    {{ journey_atc.relation_or_empty(history, [
+        ('person_id', dbt.type_string()),
+        ('journey_id', dbt.type_string()),
+        ('transition', dbt.type_string()),
+        ('transitioned_at', dbt.type_timestamp()),
+    ]) }}
+),
+
 history as (
-    {% if history is not none -%}
-        select
-            person_id,
-            journey_id,
-            transition,
-            transitioned_at
-        from {{ history }}
-        where transitioned_at < {{ as_of }}
-    {%- else -%}
-        select
-            cast(null as {{ dbt.type_string() }}) as person_id,
-            cast(null as {{ dbt.type_string() }}) as journey_id,
-            cast(null as {{ dbt.type_string() }}) as transition,
-            cast(null as {{ dbt.type_timestamp() }}) as transitioned_at
-        where 1 = 0
-    {%- endif %}
+    select
+        person_id,
+        journey_id,
+        transition,
+        transitioned_at
+    from recorded_history
+    where transitioned_at < {{ as_of }}
 ),
 
 -- a person's latest transition; at one instant the arrival (entered, stayed)

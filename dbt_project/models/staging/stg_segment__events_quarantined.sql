@@ -14,42 +14,41 @@ later_deliveries as (
 
 ),
 
-quarantined as (
+-- a row failed a check or is a later delivery, never both: later deliveries
+-- are ranked among the rows that passed every check
+rejected_rows as (
 
     select
-        {{ journey_atc.stable_hash(["'raw.events'", '_source_file', '_source_line']) }} as quarantine_id,
-        'raw.events' as source_table,
-        raw_message_id as record_id,
+        raw_message_id,
         reason_code,
         reason,
         _source_file,
-        _source_line,
-        {{ journey_atc.as_of() }} as quarantined_at
+        _source_line
     from checked_events
     where reason_code is not null
-
-),
-
-duplicates as (
-
+    union all
     select
-        {{ journey_atc.stable_hash(["'raw.events'", '_source_file', '_source_line']) }} as quarantine_id,
-        'raw.events' as source_table,
-        raw_message_id as record_id,
+        raw_message_id,
         reason_code,
         reason,
         _source_file,
-        _source_line,
-        {{ journey_atc.as_of() }} as quarantined_at
+        _source_line
     from later_deliveries
 
 ),
 
 final as (
 
-    select * from quarantined
-    union all
-    select * from duplicates
+    select
+        {{ journey_atc.stable_hash(["'raw.events'", '_source_file', '_source_line']) }} as quarantine_id,
+        'raw.events' as source_table,
+        raw_message_id as record_id,
+        reason_code,
+        reason,
+        _source_file,
+        _source_line,
+        {{ journey_atc.as_of() }} as quarantined_at
+    from rejected_rows
 
 )
 
