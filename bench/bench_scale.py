@@ -9,10 +9,15 @@ Phases, on the same machine, one after another:
                  very statements that run sent to DuckDB (read back from dbt's debug
                  log) replayed in order on another fresh copy by one plain DuckDB
                  connection; the marts of both copies are compared row for row;
-3. identity      networkx connected components on the same nodes and edges the
+3. incremental   on a copy of the built warehouse, the events received in the
+                 last five minutes before as_of land again as new messages (new
+                 message ids, `_loaded_at` five minutes later), and `dbt build`
+                 runs at as_of + 5 minutes: the incremental path
+                 (docs/incremental.md), timed as a whole and per layer;
+4. identity      networkx connected components on the same nodes and edges the
                  label propagation used (over-linked identifiers left out), timed
                  and compared with int_identity__components partition for partition;
-4. sync          every sync of syncs.yml into the sandbox against a minimal client
+5. sync          every sync of syncs.yml into the sandbox against a minimal client
                  replaying the same requests (bench/bench_sync.py).
 
 Each phase reports wall time, CPU time, peak memory and rows per second; the
@@ -37,7 +42,7 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_foundation import BIN, machine, run_measured  # noqa: E402
+from bench.bench_foundation import BIN, layer_timings, machine, run_measured  # noqa: E402
 
 AS_OF = json.dumps({"atc__as_of": "2026-11-01 00:00:00"})
 MARTS = ("identity_person_map", "profiles", "journey_assignments", "guardrail_decisions")
@@ -168,6 +173,60 @@ def dbt_overhead(raw_db: Path, work: Path, profiles_dir: Path, events: int) -> d
     }
 
 
+# -- incremental ----------------------------------------------------------------------
+
+
+def land_new_events(db: Path, as_of: str, minutes: int = 5) -> int:
+    """Copy the events received in the last `minutes` before as_of as new messages landing now."""
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            f"""
+            create temp table recent as
+            select * from raw.events
+            where try_cast(received_at as timestamptz) >= cast('{as_of}' as timestamptz) - interval {minutes} minute
+              and try_cast(received_at as timestamptz) <= cast('{as_of}' as timestamptz)
+            """
+        )
+        con.execute(
+            f"""
+            insert into raw.events by name
+            select * replace (
+                message_id || '-again' as message_id,
+                'bench-incremental' as _source_file,
+                row_number() over () as _source_line,
+                (select max(_loaded_at) from raw.events) + interval {minutes} minute as _loaded_at
+            )
+            from recent
+            """
+        )
+        return con.execute("select count(*) from recent").fetchone()[0]
+
+
+def incremental_run(warehouse: Path, work: Path, profiles_dir: Path, as_of: str) -> dict:
+    """`dbt run` and `dbt build` after five minutes of new events, each on its own copy."""
+    from datetime import datetime, timedelta
+
+    later = (datetime.fromisoformat(as_of) + timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M:%S")
+    later_vars = json.dumps({"atc__as_of": later})
+    dbt = str(BIN / "dbt")
+    out: dict = {"as_of": later}
+    for command in ("run", "build"):
+        where = work / f"incremental-{command}"
+        db = fresh_copy(warehouse, where)
+        new_events = land_new_events(db, as_of)
+        env = dbt_env(db, where, profiles_dir)
+        measured = run_measured(
+            f"dbt {command}, {new_events:,} new events",
+            [dbt, command, "--project-dir", str(ROOT), "--vars", later_vars],
+            env,
+        )
+        measured["new_events"] = new_events
+        measured["rows_per_second"] = round(new_events / measured["seconds"]) if measured["seconds"] else None
+        measured.update(layer_timings(where / "target" / "run_results.json", where / "target" / "manifest.json"))
+        out[command] = measured
+    return out
+
+
 # -- identity -------------------------------------------------------------------------
 
 
@@ -241,7 +300,7 @@ def main() -> None:
         "--skip",
         action="append",
         default=[],
-        choices=["foundation", "overhead", "identity", "sync"],
+        choices=["foundation", "overhead", "incremental", "identity", "sync"],
         help="leave a phase out (its figures are not reported)",
     )
     ap.add_argument("--replay", type=Path, help=argparse.SUPPRESS)
@@ -290,6 +349,9 @@ def main() -> None:
     if "overhead" not in args.skip:
         print("dbt overhead: dbt run, then the same statements on a plain DuckDB connection")
         result["dbt_overhead"] = dbt_overhead(raw_db, work, ROOT, events)
+    if "incremental" not in args.skip:
+        print("incremental: five minutes of new events, then dbt run / dbt build")
+        result["incremental"] = incremental_run(warehouse, work, ROOT, json.loads(AS_OF)["atc__as_of"])
     if "identity" not in args.skip:
         print("identity: networkx on the same graph")
         result["identity"] = identity_vs_networkx(warehouse, foundation_dir / "target" / "run_results.json")
@@ -321,7 +383,16 @@ def report(r: dict) -> None:
         f"| full dbt build | {build['seconds']:,.0f} s | {build['cpu_seconds']:,.0f} s"
         f" | {build['peak_rss_gib']:.2f} GiB | {build['rows_per_second']:,} | {TARGETS['full build']} |"
     )
-    print("| incremental run, 5 min of events | not measured | | | | under 20 s: no incremental path yet |")
+    if "incremental" in r:
+        for key in ("run", "build"):
+            p = r["incremental"][key]
+            target = TARGETS["incremental (5 min of events)"]
+            print(
+                f"| incremental {p['phase']} | {p['seconds']:,.0f} s | {p['cpu_seconds']:,.0f} s"
+                f" | {p['peak_rss_gib']:.2f} GiB | {p['rows_per_second'] or 0:,} | {target} |"
+            )
+    else:
+        print("| incremental run, 5 min of events | not measured | | | | |")
     if "dbt_overhead" in r:
         o = r["dbt_overhead"]
         for key in ("dbt_run", "direct"):

@@ -110,8 +110,15 @@ def insert_rows(con, table: str, rows: list[dict]) -> None:
     unknown = {k for row in rows for k in row} - set(columns)
     if unknown:
         raise ValueError(f"raw.{table} has no column(s) {sorted(unknown)}")
+    # (_source_file, _source_line) identifies a raw row, as the loader keeps it:
+    # fixture lines continue across calls instead of starting again at 1
+    first_line = 1
+    if "_source_line" in columns:
+        first_line = con.execute(
+            f"select coalesce(max(_source_line), 0) + 1 from {RAW_SCHEMA}.{table} where _source_file = 'fixture'"
+        ).fetchone()[0]
     values = []
-    for i, row in enumerate(rows, start=1):
+    for i, row in enumerate(rows, start=first_line):
         out = []
         for name in columns:
             v = row.get(name)

@@ -1,9 +1,30 @@
+{#- Every identifier that links people, with its person_id.
+    Incremental (docs/incremental.md): only the touched components' nodes are
+    written again; touched nodes that left the graph lose their row. -#}
+{{ config(
+    materialized=journey_atc.incremental_or_table(),
+    incremental_strategy='delete+insert',
+    unique_key='node',
+    on_schema_change='fail',
+    post_hook=[
+        "{{ journey_atc.delete_from_this_where(
+            'node in (select node from ' ~ ref('int_identity__touched_nodes') ~ ' where not is_graph_node)'
+        ) }}",
+    ],
+) }}
 {%- set as_of = journey_atc.as_of() -%}
 
 with
 
+touched_nodes as (
+    select * from {{ ref('int_identity__touched_nodes') }}
+),
+
 components as (
-    select * from {{ ref('int_identity__components') }}
+    select components.*
+    from {{ ref('int_identity__components') }} as components
+    inner join touched_nodes
+        on components.node = touched_nodes.node
 ),
 
 assignments as (

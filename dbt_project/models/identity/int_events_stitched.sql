@@ -1,8 +1,82 @@
+{#- Every clean event with the person it belongs to.
+    Incremental (docs/incremental.md): a run stitches again the events staged
+    in this run and every event carrying an identifier whose person may have
+    changed (int_identity__touched_nodes), and replaces them on event_id. -#}
+{{ config(
+    materialized=journey_atc.incremental_or_table(),
+    incremental_strategy='delete+insert',
+    unique_key='event_id',
+    on_schema_change='fail',
+) }}
+-- depends_on: {{ ref('int_identity__touched_nodes') }}
+-- depends_on: {{ ref('int_identity__identifier_sets') }}
+
 with
 
-events as (
+{% if is_incremental() %}
+
+all_events as (
     select * from {{ ref('stg_segment__events') }}
 ),
+
+touched_nodes as (
+    select * from {{ ref('int_identity__touched_nodes') }}
+),
+
+-- the distinct identifier combinations that hold a touched identifier
+all_identifier_sets as (
+    select distinct
+        user_id,
+        anonymous_id,
+        device_id,
+        email,
+        phone_e164
+    from {{ ref('int_identity__identifier_sets') }}
+),
+
+{%- set stitch_columns = [
+    ('user_id', 'user_id'), ('anonymous_id', 'anonymous_id'), ('device_id', 'device_id'),
+    ('email', 'email'), ('phone', 'phone_e164'),
+] %}
+touched_sets as (
+    {% for identifier_type, column in stitch_columns -%}
+        select
+            all_identifier_sets.user_id,
+            all_identifier_sets.anonymous_id,
+            all_identifier_sets.device_id,
+            all_identifier_sets.email,
+            all_identifier_sets.phone_e164,
+            true as is_touched
+        from all_identifier_sets
+        inner join touched_nodes
+            on {{ journey_atc.identity_node(identifier_type, 'all_identifier_sets.' ~ column) }} = touched_nodes.node
+        {% if not loop.last %}union{% endif %}
+    {% endfor %}
+),
+
+-- one row per event: staged in this run, or holding a touched identifier
+events as (
+    select all_events.*
+    from all_events
+    left join touched_sets
+        on
+            all_events.user_id is not distinct from touched_sets.user_id
+            and all_events.anonymous_id is not distinct from touched_sets.anonymous_id
+            and all_events.device_id is not distinct from touched_sets.device_id
+            and all_events.email is not distinct from touched_sets.email
+            and all_events.phone_e164 is not distinct from touched_sets.phone_e164
+    where
+        {{ journey_atc.changed_in_this_run('all_events._staged_at') }}
+        or touched_sets.is_touched
+),
+
+{% else %}
+
+    events as (
+        select * from {{ ref('stg_segment__events') }}
+    ),
+
+{% endif %}
 
 person_map as (
     select * from {{ ref('identity_person_map') }}

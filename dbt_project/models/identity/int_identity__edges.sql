@@ -1,25 +1,9 @@
 with
 
-events as (
-    select * from {{ ref('stg_segment__events') }}
-),
-
--- events reduced to their distinct identifier combinations (per call type)
--- first, so the pairs below are built from far fewer rows than there are events
 identifier_sets as (
-    select
-        user_id,
-        anonymous_id,
-        previous_id,
-        device_id,
-        email,
-        phone_e164,
-        event_type,
-        min(occurred_at) as first_seen_at,
-        max(occurred_at) as last_seen_at,
-        count(*) as event_count
-    from events
-    group by user_id, anonymous_id, previous_id, device_id, email, phone_e164, event_type
+    select * from {{ ref('int_identity__identifier_sets') }}
+    -- a set whose only event was replaced by a later delivery keeps a row
+    where event_count > 0
 ),
 
 -- every pair of identifiers one event vouches for belonging to one person,

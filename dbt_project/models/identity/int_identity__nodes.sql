@@ -1,25 +1,9 @@
 with
 
-events as (
-    select * from {{ ref('stg_segment__events') }}
-),
-
--- events reduced to their distinct identifier combinations first: a browser
--- or app install repeats the same few identifiers on every event, so the
--- sightings below read far fewer rows than there are events
 identifier_sets as (
-    select
-        user_id,
-        anonymous_id,
-        previous_id,
-        device_id,
-        email,
-        phone_e164,
-        min(occurred_at) as first_seen_at,
-        max(occurred_at) as last_seen_at,
-        count(*) as event_count
-    from events
-    group by user_id, anonymous_id, previous_id, device_id, email, phone_e164
+    select * from {{ ref('int_identity__identifier_sets') }}
+    -- a set whose only event was replaced by a later delivery keeps a row
+    where event_count > 0
 ),
 
 -- every identifier an event carries, as raw values (cheaper to group than nodes)

@@ -6,8 +6,16 @@ prior_map as (
     select * from {{ ref('int_identity__prior_person_map') }}
 ),
 
+touched_nodes as (
+    select * from {{ ref('int_identity__touched_nodes') }}
+),
+
+-- only the components re-labelled in this run (every component on a full build)
 components as (
-    select * from {{ ref('int_identity__components') }}
+    select components.*
+    from {{ ref('int_identity__components') }} as components
+    inner join touched_nodes
+        on components.node = touched_nodes.node
 ),
 
 -- how many of each prior person's nodes every new component holds

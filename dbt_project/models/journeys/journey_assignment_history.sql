@@ -1,6 +1,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
+    full_refresh=false,
 ) }}
 
 {#- Append-only log of journey transitions at as_of. For a person whose journey

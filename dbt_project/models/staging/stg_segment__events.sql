@@ -53,7 +53,8 @@ clean_events as (
         checked_events.currency,
         checked_events.properties,
         checked_events._source_file,
-        checked_events._source_line
+        checked_events._source_line,
+        checked_events._staged_at
     from checked_events
     left join later_deliveries
         on

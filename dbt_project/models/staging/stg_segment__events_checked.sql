@@ -6,7 +6,18 @@
     Repeated deliveries of a message_id are ranked apart, on a few narrow
     columns (stg_segment__events_later_deliveries): a window over these wide
     rows would hold all of them in memory at once, more than a laptop has at
-    tens of millions of events, while this model streams from raw to table. -#}
+    tens of millions of events, while this model streams from raw to table.
+    Incremental (docs/incremental.md): a run parses only the raw rows loaded
+    since the newest staged row, less var atc__incremental_lookback_hours, that
+    are not staged yet, plus the rows quarantined as absurd_timestamp (their
+    verdict depends on as_of). Rows are replaced on (_source_file, _source_line). -#}
+{{ config(
+    materialized=journey_atc.incremental_or_table(),
+    incremental_strategy='delete+insert',
+    unique_key=['_source_file', '_source_line'],
+    on_schema_change='fail',
+) }}
+{%- set lookback_hours = var('atc__incremental_lookback_hours', 6) | int -%}
 {%- set min_valid = var('atc__min_valid_timestamp', '2015-01-01 00:00:00') -%}
 {%- set skew_hours = var('atc__max_clock_skew_hours', 24) -%}
 {%- set default_region = var('atc__default_region', 'US') -%}
@@ -23,11 +34,82 @@
 
 with
 
-source as (
+raw_events as (
 
     select * from {{ source('raw', 'events') }}
 
 ),
+
+{% if is_incremental() %}
+
+staged as (
+
+    select
+        _source_file,
+        _source_line,
+        _loaded_at,
+        reason_code
+    from {{ this }}
+
+),
+
+watermark as (
+
+    select
+        {{ dbt.dateadd(
+            'hour', -lookback_hours,
+            "coalesce(max(_loaded_at), cast('1900-01-01 00:00:00' as " ~ dbt.type_timestamp() ~ "))",
+        ) }} as loaded_since
+    from staged
+
+),
+
+-- raw rows loaded since the watermark that are not staged yet
+new_rows as (
+
+    select raw_events.*
+    from raw_events
+    cross join watermark
+    left join staged
+        on
+            raw_events._source_file = staged._source_file
+            and raw_events._source_line = staged._source_line
+    where
+        (raw_events._loaded_at >= watermark.loaded_since or raw_events._loaded_at is null)
+        and staged._source_file is null
+
+),
+
+-- rows whose verdict depends on as_of are checked again
+recheck_rows as (
+
+    select raw_events.*
+    from raw_events
+    inner join staged
+        on
+            raw_events._source_file = staged._source_file
+            and raw_events._source_line = staged._source_line
+    where staged.reason_code = 'absurd_timestamp'
+
+),
+
+source as (
+
+    select * from new_rows
+    union all
+    select * from recheck_rows
+
+),
+
+{% else %}
+
+    source as (
+
+        select * from raw_events
+
+    ),
+
+{% endif %}
 
 event_name_map as (
 
@@ -66,7 +148,8 @@ parsed as (
         {{ journey_atc.parse_json('properties') }} as properties_json,
         {{ journey_atc.parse_json('traits') }} as traits_json,
         _source_file,
-        _source_line
+        _source_line,
+        _loaded_at
     from source
 
 ),
@@ -206,6 +289,7 @@ checked as (
         ) as invalid_json_text,
         _source_file,
         _source_line,
+        _loaded_at,
         case
             when event_id is null then 'missing_message_id'
             when raw_context is not null and trim(raw_context) != '' and context_json is null then 'invalid_json'
@@ -297,7 +381,9 @@ final as (
             ]) }}
         end as reason,
         _source_file,
-        _source_line
+        _source_line,
+        _loaded_at,
+        {{ journey_atc.as_of() }} as _staged_at
     from checked
 
 )

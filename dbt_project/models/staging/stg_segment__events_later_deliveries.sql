@@ -6,7 +6,16 @@
     and never hides a good one.
     Only the few narrow columns the ranking needs are read, and only message
     ids seen more than once are ranked. A raw row is identified by
-    (_source_file, _source_line), which the loader keeps unique. -#}
+    (_source_file, _source_line), which the loader keeps unique.
+    Incremental (docs/incremental.md): a run ranks again only the message ids
+    of rows staged in this run and replaces their rows. A message id's passing
+    deliveries only ever grow, so each of them still has a row to replace. -#}
+{{ config(
+    materialized=journey_atc.incremental_or_table(),
+    incremental_strategy='delete+insert',
+    unique_key='event_id',
+    on_schema_change='fail',
+) }}
 
 with
 
@@ -25,7 +34,15 @@ passed_checks as (
         _source_file,
         _source_line
     from checked_events
-    where reason_code is null
+    where
+        reason_code is null
+    {%- if is_incremental() %}
+        and event_id in (
+            select staged_now.event_id
+            from checked_events as staged_now
+            where {{ journey_atc.changed_in_this_run('staged_now._staged_at') }}
+        )
+        {%- endif %}
 
 ),
 

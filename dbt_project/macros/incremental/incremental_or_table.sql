@@ -1,0 +1,45 @@
+{#- Incremental processing (docs/incremental.md).
+
+    incremental_or_table(): the materialization of the models that process
+    only what new data changes. On engines with row-level deletes on plain
+    tables (DuckDB) they are incremental; on Spark they build as tables, because
+    dbt-spark deletes rows only on Delta, Iceberg or Hudi tables, and the local
+    session target writes Parquet. Every incremental model gives the same rows
+    either way (tests/test_incremental.py compares them). -#}
+{% macro incremental_or_table() -%}
+    {{ return(adapter.dispatch('incremental_or_table', 'journey_atc')()) }}
+{%- endmacro %}
+
+{% macro default__incremental_or_table() -%}
+    {{ return('incremental') }}
+{%- endmacro %}
+
+{% macro spark__incremental_or_table() -%}
+    {{ return('table') }}
+{%- endmacro %}
+
+{#- Whether a row was written by this run: incremental models stamp the rows
+    they (re)write with as_of, so the next model reads only those. Two runs
+    with the same as_of both count as "this run", which only widens the work. -#}
+{% macro changed_in_this_run(column) -%}
+    {{ column }} = {{ journey_atc.as_of() }}
+{%- endmacro %}
+
+{#- A post-hook statement deleting this model's rows that match `condition`,
+    only after an incremental run (a full build has nothing stale to delete). -#}
+{% macro delete_from_this_where(condition) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where {{ condition }}
+    {%- else -%}
+        select 1 as nothing_to_delete
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The relation a model left behind on the previous run, or none on a full
+    refresh or a first run (then readers see no rows: relation_or_empty). -#}
+{% macro previous_relation(name) -%}
+    {%- if not execute or flags.FULL_REFRESH -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(adapter.get_relation(this.database, this.schema, name)) }}
+{%- endmacro %}

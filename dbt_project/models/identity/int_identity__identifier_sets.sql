@@ -1,0 +1,209 @@
+{#- Clean events reduced to their distinct combinations of identifiers and call
+    type, with when they were seen and how many events carry them: the nodes
+    and edges of the identity graph are built from these few rows instead of
+    from every event.
+    Incremental (docs/incremental.md): a run adds the events staged in this run
+    to their sets. When a later-arriving delivery replaces the kept version of
+    an event (an earlier received_at), the set that held the old version is
+    counted again from the clean events; a set left with no events keeps a row
+    with event_count 0, so the nodes it held are re-stitched. Rows written in
+    this run carry _changed_at = as_of. -#}
+{{ config(
+    materialized=journey_atc.incremental_or_table(),
+    incremental_strategy='delete+insert',
+    unique_key='identifier_set_id',
+    on_schema_change='fail',
+) }}
+{%- set set_columns = ['user_id', 'anonymous_id', 'previous_id', 'device_id', 'email', 'phone_e164', 'event_type'] -%}
+
+-- depends_on: {{ ref('stg_segment__events_checked') }}
+
+with
+
+events as (
+    select * from {{ ref('stg_segment__events') }}
+),
+
+{% if is_incremental() %}
+
+checked_events as (
+    select * from {{ ref('stg_segment__events_checked') }}
+),
+
+-- message ids with a delivery that passed its checks in this run
+changed_ids as (
+    select distinct event_id
+    from checked_events
+    where
+        reason_code is null
+        and {{ journey_atc.changed_in_this_run('_staged_at') }}
+),
+
+-- the version each of those events had before this run: the first-ranked of
+-- its passing deliveries staged earlier (none for an event new in this run)
+ranked_old_versions as (
+    select
+        checked_events.event_id,
+        {% for column in set_columns -%}
+            checked_events.{{ column }},
+        {% endfor -%}
+        checked_events._source_file,
+        checked_events._source_line,
+        row_number() over (
+            partition by checked_events.event_id
+            order by checked_events.received_at, checked_events._source_file, checked_events._source_line
+        ) as version_rank
+    from checked_events
+    inner join changed_ids
+        on checked_events.event_id = changed_ids.event_id
+    where
+        checked_events.reason_code is null
+        and not {{ journey_atc.changed_in_this_run('checked_events._staged_at') }}
+),
+
+old_versions as (
+    select *
+    from ranked_old_versions
+    where version_rank = 1
+),
+
+new_versions as (
+    select events.*
+    from events
+    inner join changed_ids
+        on events.event_id = changed_ids.event_id
+),
+
+-- events whose kept delivery did not change are left alone
+added as (
+    select new_versions.*
+    from new_versions
+    left join old_versions
+        on
+            new_versions.event_id = old_versions.event_id
+            and new_versions._source_file = old_versions._source_file
+            and new_versions._source_line = old_versions._source_line
+    where old_versions.event_id is null
+),
+
+removed as (
+    select old_versions.*
+    from old_versions
+    inner join new_versions
+        on old_versions.event_id = new_versions.event_id
+    where
+        old_versions._source_file <> new_versions._source_file
+        or old_versions._source_line <> new_versions._source_line
+),
+
+-- sets that lost an event are counted again from every clean event
+recount_keys as (
+    select distinct
+        {% for column in set_columns -%}
+            {{ column }}{{ "," if not loop.last }}
+        {% endfor -%}
+    from removed
+),
+
+recounted as (
+    select
+        {% for column in set_columns -%}
+            recount_keys.{{ column }},
+        {% endfor -%}
+        min(events.occurred_at) as first_seen_at,
+        max(events.occurred_at) as last_seen_at,
+        count(events.event_id) as event_count
+    from recount_keys
+    left join events
+        on
+            {% for column in set_columns -%}
+                recount_keys.{{ column }} is not distinct from events.{{ column }}
+                {{ "and" if not loop.last }}
+            {% endfor %}
+    group by
+        {% for column in set_columns -%}
+            recount_keys.{{ column }}{{ "," if not loop.last }}
+        {% endfor %}
+),
+
+added_sets as (
+    select
+        {% for column in set_columns -%}
+            {{ column }},
+        {% endfor -%}
+        min(occurred_at) as first_seen_at,
+        max(occurred_at) as last_seen_at,
+        count(*) as event_count
+    from added
+    group by
+        {% for column in set_columns -%}
+            {{ column }}{{ "," if not loop.last }}
+        {% endfor %}
+),
+
+-- sets that only gained events: their earlier counts plus the new events
+-- (least and greatest skip a null: a set new in this run)
+merged as (
+    select
+        {% for column in set_columns -%}
+            added_sets.{{ column }},
+        {% endfor -%}
+        least(added_sets.first_seen_at, previous_sets.first_seen_at) as first_seen_at,
+        greatest(added_sets.last_seen_at, previous_sets.last_seen_at) as last_seen_at,
+        added_sets.event_count + coalesce(previous_sets.event_count, 0) as event_count
+    from added_sets
+    left join {{ this }} as previous_sets
+        on
+            {% for column in set_columns -%}
+                added_sets.{{ column }} is not distinct from previous_sets.{{ column }}
+                {{ "and" if not loop.last }}
+            {% endfor %}
+    left join recount_keys
+        on
+            {% for column in set_columns -%}
+                added_sets.{{ column }} is not distinct from recount_keys.{{ column }}
+                {{ "and" if not loop.last }}
+            {% endfor %}
+    where recount_keys.event_type is null
+),
+
+sets as (
+    select * from merged
+    union all
+    select * from recounted
+),
+
+{% else %}
+
+    sets as (
+        select
+            user_id,
+            anonymous_id,
+            previous_id,
+            device_id,
+            email,
+            phone_e164,
+            event_type,
+            min(occurred_at) as first_seen_at,
+            max(occurred_at) as last_seen_at,
+            count(*) as event_count
+        from events
+        group by user_id, anonymous_id, previous_id, device_id, email, phone_e164, event_type
+    ),
+
+{% endif %}
+
+final as (
+    select
+        {{ journey_atc.stable_hash(set_columns) }} as identifier_set_id,
+        {% for column in set_columns -%}
+            {{ column }},
+        {% endfor -%}
+        first_seen_at,
+        last_seen_at,
+        cast(event_count as {{ dbt.type_bigint() }}) as event_count,
+        {{ journey_atc.as_of() }} as _changed_at
+    from sets
+)
+
+select * from final
