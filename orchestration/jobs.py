@@ -4,7 +4,9 @@
                        files, rebuild staging, identity, journeys, guardrails and the
                        sync models, run the gates, push what changed.
 * ``profile_refresh``  hourly: the profiles layer (and its seeds).
-* ``full_rebuild``     nightly at 02:00 UTC: every seed, model, test, check and sync.
+* ``full_rebuild``     nightly at 02:00 UTC: every seed, model, test, check and sync,
+                       with ``dbt build --full-refresh`` (incremental models rebuilt
+                       from scratch; docs/incremental.md).
 
 Runs never overlap: every run carries the ``journey_atc/warehouse`` tag, limited to
 one run at a time by ``orchestration/dagster.yaml`` (the run queue), and the
@@ -20,7 +22,7 @@ import dagster as dg
 from dagster_dbt import build_dbt_asset_selection
 
 from orchestration.assets.raw import pending_files, raw_landing
-from orchestration.resources import AS_OF_TAG, AtcResource, as_of_for_dbt, minute_floor
+from orchestration.resources import AS_OF_TAG, FULL_REFRESH_TAG, AtcResource, as_of_for_dbt, minute_floor
 
 WAREHOUSE_TAG = "journey_atc/warehouse"
 RUN_TAGS = {
@@ -82,10 +84,11 @@ def build_jobs(
             "full_rebuild",
             selection=everything,
             description=(
-                "Every seed, model, test, check and sync. History tables (identity_merges, "
-                "journey_assignment_history) are appended to, never dropped."
+                "Every seed, model, test, check and sync, with dbt build --full-refresh: incremental "
+                "models are rebuilt from scratch. History tables (identity_merges, "
+                "journey_assignment_history, guardrail_decision_log) are appended to, never dropped."
             ),
-            tags=RUN_TAGS,
+            tags={**RUN_TAGS, FULL_REFRESH_TAG: "true"},
             executor_def=dg.in_process_executor,
         ),
     ]

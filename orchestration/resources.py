@@ -22,6 +22,9 @@ DEFAULT_DB = PROJECT_DIR / "warehouse" / "journey_atc.duckdb"
 DEFAULT_INBOX = PROJECT_DIR / "data" / "inbox"
 # Runs started by a schedule or sensor carry the minute they were due as this tag.
 AS_OF_TAG = "journey_atc/as_of"
+# Runs carrying this tag set to "true" rebuild every incremental model from scratch
+# (dbt build --full-refresh; docs/incremental.md). The nightly full_rebuild job has it.
+FULL_REFRESH_TAG = "journey_atc/full_refresh"
 
 
 def default_db_path() -> str:

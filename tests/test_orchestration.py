@@ -22,10 +22,10 @@ from journey_atc.cli import infer_as_of
 from journey_atc.datagen import generate
 from journey_atc.dbt import PROJECT_DIR
 from orchestration import checks
-from orchestration.assets.dbt import layer_of, owners_of
+from orchestration.assets.dbt import dbt_build_args, layer_of, owners_of
 from orchestration.jobs import inbox_files_sensor
 from orchestration.reports import markdown_table
-from orchestration.resources import AtcResource, as_of_for_dbt, parse_as_of
+from orchestration.resources import FULL_REFRESH_TAG, AtcResource, as_of_for_dbt, parse_as_of
 
 PEOPLE = 300
 LAYERS = {"raw", "staging", "identity", "profiles", "journeys", "guardrails", "activation"}
@@ -169,6 +169,11 @@ def test_the_schedules_sensor_and_jobs_an_operator_expects(defs):
     gates = {(k.asset_key.path[-1], k.name) for k in micro.asset_layer.asset_graph.asset_check_keys}
     assert GATE_CHECKS <= gates, "the micro-batch runs every gate in front of its syncs"
     assert "profiles" not in selected, "profiles refresh hourly, not every five minutes"
+    # the nightly rebuild is a full refresh; every other run is incremental
+    assert defs.resolve_job_def("full_rebuild").tags[FULL_REFRESH_TAG] == "true"
+    assert FULL_REFRESH_TAG not in micro.tags
+    assert dbt_build_args("2026-11-01 00:05:00", micro.tags)[-1] != "--full-refresh"
+    assert dbt_build_args("2026-11-01 00:05:00", defs.resolve_job_def("full_rebuild").tags)[-1] == "--full-refresh"
 
 
 def test_the_sensor_starts_the_micro_batch_once_per_new_file_and_never_while_a_run_is_active(tmp_path, defs):

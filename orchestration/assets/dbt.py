@@ -14,7 +14,7 @@ import duckdb
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration import reports
-from orchestration.resources import AtcResource, as_of_for_dbt
+from orchestration.resources import FULL_REFRESH_TAG, AtcResource, as_of_for_dbt
 
 # The layers, in flow order; a dbt node's group is the first folder under
 # models/ (or seeds/) when it names one of them.
@@ -83,6 +83,14 @@ def warehouse_is_free(db_path) -> bool:
     return True
 
 
+def dbt_build_args(as_of_text: str, tags: Mapping[str, str]) -> list[str]:
+    """The dbt command of a run: incremental, or a full refresh when the run is tagged for one."""
+    args = ["build", "--vars", json.dumps({"atc__as_of": as_of_text})]
+    if tags.get(FULL_REFRESH_TAG) == "true":
+        args.append("--full-refresh")
+    return args
+
+
 def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
     """The ``@dbt_assets`` definition for ``project``."""
 
@@ -101,9 +109,11 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
             raise dg.RetryRequested(max_retries=5, seconds_to_wait=15)
         # profiles.yml reads the warehouse path from the environment of the dbt process.
         os.environ["ATC_DUCKDB_PATH"] = str(atc.db)
-        context.log.info(f"dbt build with as_of = {as_of_for_dbt(as_of)} UTC on {atc.db}")
+        args = dbt_build_args(as_of_for_dbt(as_of), context.run.tags)
+        mode = "full refresh" if "--full-refresh" in args else "incremental"
+        context.log.info(f"dbt build ({mode}) with as_of = {as_of_for_dbt(as_of)} UTC on {atc.db}")
         invocation = dbt.cli(
-            ["build", "--vars", json.dumps({"atc__as_of": as_of_for_dbt(as_of)})],
+            args,
             context=context,
             raise_on_error=False,
         )
