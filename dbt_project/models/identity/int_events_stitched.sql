@@ -45,8 +45,7 @@ touched_sets as (
             all_identifier_sets.anonymous_id,
             all_identifier_sets.device_id,
             all_identifier_sets.email,
-            all_identifier_sets.phone_e164,
-            true as is_touched
+            all_identifier_sets.phone_e164
         from all_identifier_sets
         inner join touched_nodes
             on {{ journey_atc.identity_node(identifier_type, 'all_identifier_sets.' ~ column) }} = touched_nodes.node
@@ -55,19 +54,23 @@ touched_sets as (
 ),
 
 -- one row per event: staged in this run, or holding a touched identifier
+-- (the first part reads only the newest rows; the second probes every clean
+-- event's identifiers against the few touched combinations)
 events as (
     select all_events.*
     from all_events
-    left join touched_sets
+    where {{ journey_atc.changed_in_this_run('all_events._staged_at') }}
+    union all
+    select all_events.*
+    from all_events
+    inner join touched_sets
         on
             all_events.user_id is not distinct from touched_sets.user_id
             and all_events.anonymous_id is not distinct from touched_sets.anonymous_id
             and all_events.device_id is not distinct from touched_sets.device_id
             and all_events.email is not distinct from touched_sets.email
             and all_events.phone_e164 is not distinct from touched_sets.phone_e164
-    where
-        {{ journey_atc.changed_in_this_run('all_events._staged_at') }}
-        or touched_sets.is_touched
+    where not {{ journey_atc.changed_in_this_run('all_events._staged_at') }}
 ),
 
 {% else %}

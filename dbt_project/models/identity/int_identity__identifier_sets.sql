@@ -39,39 +39,46 @@ changed_ids as (
         and {{ journey_atc.changed_in_this_run('_staged_at') }}
 ),
 
--- the version each of those events had before this run: the first-ranked of
--- its passing deliveries staged earlier (none for an event new in this run)
-ranked_old_versions as (
+-- every passing delivery of those events, ranked twice: among all of them
+-- (the first is the version kept now, as stg_segment__events keeps it) and
+-- among those staged before this run (the first is the version kept before;
+-- none for an event new in this run)
+deliveries as (
     select
         checked_events.event_id,
         {% for column in set_columns -%}
             checked_events.{{ column }},
         {% endfor -%}
+        checked_events.occurred_at,
         checked_events._source_file,
         checked_events._source_line,
+        {{ journey_atc.changed_in_this_run('checked_events._staged_at') }} as is_staged_now,
         row_number() over (
             partition by checked_events.event_id
             order by checked_events.received_at, checked_events._source_file, checked_events._source_line
-        ) as version_rank
+        ) as version_rank,
+        row_number() over (
+            partition by
+                checked_events.event_id,
+                {{ journey_atc.changed_in_this_run('checked_events._staged_at') }}
+            order by checked_events.received_at, checked_events._source_file, checked_events._source_line
+        ) as rank_within_run
     from checked_events
     inner join changed_ids
         on checked_events.event_id = changed_ids.event_id
-    where
-        checked_events.reason_code is null
-        and not {{ journey_atc.changed_in_this_run('checked_events._staged_at') }}
+    where checked_events.reason_code is null
 ),
 
 old_versions as (
     select *
-    from ranked_old_versions
-    where version_rank = 1
+    from deliveries
+    where not is_staged_now and rank_within_run = 1
 ),
 
 new_versions as (
-    select events.*
-    from events
-    inner join changed_ids
-        on events.event_id = changed_ids.event_id
+    select *
+    from deliveries
+    where version_rank = 1
 ),
 
 -- events whose kept delivery did not change are left alone
@@ -99,35 +106,46 @@ removed as (
 -- sets that lost an event are counted again from every clean event
 recount_keys as (
     select distinct
+        {{ journey_atc.stable_hash(set_columns) }} as identifier_set_id,
         {% for column in set_columns -%}
             {{ column }}{{ "," if not loop.last }}
         {% endfor -%}
     from removed
 ),
 
+recounted_events as (
+    select
+        recount_keys.identifier_set_id,
+        min(events.occurred_at) as first_seen_at,
+        max(events.occurred_at) as last_seen_at,
+        count(*) as event_count
+    from events
+    inner join recount_keys
+        on
+            {% for column in set_columns -%}
+                events.{{ column }} is not distinct from recount_keys.{{ column }}
+                {{ "and" if not loop.last }}
+            {% endfor %}
+    group by recount_keys.identifier_set_id
+),
+
+-- a set left without events keeps a row with event_count 0
 recounted as (
     select
         {% for column in set_columns -%}
             recount_keys.{{ column }},
         {% endfor -%}
-        min(events.occurred_at) as first_seen_at,
-        max(events.occurred_at) as last_seen_at,
-        count(events.event_id) as event_count
+        recounted_events.first_seen_at,
+        recounted_events.last_seen_at,
+        coalesce(recounted_events.event_count, 0) as event_count
     from recount_keys
-    left join events
-        on
-            {% for column in set_columns -%}
-                recount_keys.{{ column }} is not distinct from events.{{ column }}
-                {{ "and" if not loop.last }}
-            {% endfor %}
-    group by
-        {% for column in set_columns -%}
-            recount_keys.{{ column }}{{ "," if not loop.last }}
-        {% endfor %}
+    left join recounted_events
+        on recount_keys.identifier_set_id = recounted_events.identifier_set_id
 ),
 
 added_sets as (
     select
+        {{ journey_atc.stable_hash(set_columns) }} as identifier_set_id,
         {% for column in set_columns -%}
             {{ column }},
         {% endfor -%}
@@ -153,18 +171,10 @@ merged as (
         added_sets.event_count + coalesce(previous_sets.event_count, 0) as event_count
     from added_sets
     left join {{ this }} as previous_sets
-        on
-            {% for column in set_columns -%}
-                added_sets.{{ column }} is not distinct from previous_sets.{{ column }}
-                {{ "and" if not loop.last }}
-            {% endfor %}
+        on added_sets.identifier_set_id = previous_sets.identifier_set_id
     left join recount_keys
-        on
-            {% for column in set_columns -%}
-                added_sets.{{ column }} is not distinct from recount_keys.{{ column }}
-                {{ "and" if not loop.last }}
-            {% endfor %}
-    where recount_keys.event_type is null
+        on added_sets.identifier_set_id = recount_keys.identifier_set_id
+    where recount_keys.identifier_set_id is null
 ),
 
 sets as (
