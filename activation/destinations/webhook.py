@@ -50,6 +50,9 @@ class WebhookDestination(HttpDestination):
         max_record_bytes=256 * 1024,
         requests_per_second=10.0,
         burst=10,
+        # Batches in flight at once (each record is its own request); the bucket is shared, and
+        # ``max_concurrency: 1`` in the sync's settings keeps a receiver to one request at a time.
+        extra={"max_concurrency": 4},
     )
     supported_modes: ClassVar[frozenset[str]] = frozenset({"upsert", "mirror", "add-only", "audience"})
     # A webhook carries any record; these are the objects journey-atc's sync models produce.
