@@ -153,6 +153,10 @@ class JsonPayload(Mapping):
     def get(self, key: str, default: Any = None) -> Any:
         return self._decoded().get(key, default)
 
+    def to_dict(self) -> dict[str, Any]:
+        """A fresh dict of the payload (decoded from the text, so nothing is shared)."""
+        return json.loads(self.text)
+
     def __repr__(self) -> str:
         return f"JsonPayload({self.text})"
 
@@ -214,7 +218,7 @@ JSON_HEADERS = {"Content-Type": "application/json"}
 
 def changed_fields(record: Record, keep: Sequence[str] = ()) -> dict[str, Any]:
     """The payload fields that differ from what was last acknowledged (all of them for a new key)."""
-    payload = dict(record.payload)
+    payload = as_dict(record.payload)
     if record.change != "changed" or not record.previous:
         return payload
     previous = record.previous
@@ -274,6 +278,13 @@ def _is_json_native(value: Any) -> bool:
     return False
 
 
+def as_dict(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A payload as a fresh dict of JSON values, whatever form it came in."""
+    if isinstance(payload, JsonPayload):
+        return payload.to_dict()
+    return jsonable(dict(payload))
+
+
 def jsonable(value: Any) -> Any:
     """Payload values as JSON would carry them (dates as ISO strings, decimals as numbers).
 
@@ -281,7 +292,7 @@ def jsonable(value: Any) -> Any:
     they are (a shallow copy of a mapping), without another encode and decode.
     """
     if isinstance(value, JsonPayload):
-        value = dict(value)
+        return value.to_dict()
     if isinstance(value, dict) and _is_json_native(value):
         return dict(value)
     if _is_json_native(value):

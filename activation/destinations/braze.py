@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 from activation.destinations.base import (
     JSON_HEADERS,
     HttpDestination,
+    as_dict,
     changed_fields,
     event_time,
     json_body,
@@ -108,7 +109,7 @@ class BrazeDestination(HttpDestination):
                         if record.change == "removed"
                         else self.settings.get("entered_event", "journey_entered")
                     )
-                    properties = {"journey": batch.audience_id, **jsonable(dict(record.payload))}
+                    properties = {"journey": batch.audience_id, **as_dict(record.payload)}
                     out.append(
                         (
                             "events",
@@ -122,7 +123,7 @@ class BrazeDestination(HttpDestination):
                         )
                     )
             else:  # event
-                payload = jsonable(dict(record.payload))
+                payload = as_dict(record.payload)
                 name = payload.pop("name", None) or payload.pop("event", None)
                 if not name:
                     out.append(("invalid", index, {"message": "an event record needs a 'name' field"}))

@@ -43,6 +43,7 @@ from activation.destinations.base import (
     HttpDestination,
     JsonPayload,
     RawJson,
+    as_dict,
     changed_fields,
     encode,
     event_time,
@@ -109,7 +110,7 @@ class CustomerIoDestination(HttpDestination):
     def _entity(self, batch: Batch, record: Record) -> dict[str, Any] | RawJson | str:
         identifiers = {self.identifier: record.key}
         if batch.object == "event":
-            payload = jsonable(dict(record.payload))
+            payload = as_dict(record.payload)
             name = payload.pop("name", None) or payload.pop("event", None)
             if not name:
                 return "an event record needs a 'name' field"

@@ -48,7 +48,7 @@ import re
 import time
 from typing import Any, ClassVar
 
-from activation.destinations.base import HttpDestination, jsonable, ok, refused
+from activation.destinations.base import HttpDestination, as_dict, ok, refused
 from activation.http import HttpClient, vendor_message
 from activation.protocol import (
     Batch,
@@ -143,7 +143,7 @@ class KlaviyoDestination(HttpDestination):
             raise ConfigurationError(self.client.redact(f"klaviyo: check failed: {vendor_message(response)}"))
 
     def _profile(self, record: Record) -> dict[str, Any]:
-        payload = jsonable(dict(record.payload))
+        payload = as_dict(record.payload)
         key_field = self._key_field(record)
         attributes: dict[str, Any] = {}
         if not payload.get(key_field):

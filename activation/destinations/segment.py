@@ -36,6 +36,7 @@ from activation.destinations.base import (
     JSON_HEADERS,
     HttpDestination,
     RawJson,
+    as_dict,
     changed_fields,
     encode,
     event_time,
@@ -133,7 +134,7 @@ class SegmentDestination(HttpDestination):
                     }
                 )
             return messages
-        payload = jsonable(dict(record.payload))
+        payload = as_dict(record.payload)
         event = payload.pop("event", None) or payload.pop("name", None)
         properties = payload.pop("properties", None) or payload
         return [

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from activation.destinations.base import HttpDestination, iso_now, jsonable, ok, refused
+from activation.destinations.base import HttpDestination, as_dict, iso_now, ok, refused
 from activation.http import HttpClient, Secret, vendor_message
 from activation.protocol import Batch, ConfigurationError, DestinationLimits, RecordResult
 
@@ -113,8 +113,8 @@ class WebhookDestination(HttpDestination):
                     "object": batch.object,
                     "key": record.key,
                     "audience_id": batch.audience_id,
-                    "payload": jsonable(dict(record.payload)),
-                    "previous": jsonable(dict(record.previous)) if record.previous else None,
+                    "payload": as_dict(record.payload),
+                    "previous": as_dict(record.previous) if record.previous else None,
                 },
             }
             response = self._post(record.idempotency_key, payload)
