@@ -208,9 +208,15 @@ def replay(port: int, recorded: list[tuple[str, str, dict, bytes | None]]) -> tu
     started = time.perf_counter()
     for method, path, headers, body in recorded:
         while True:
-            conn.request(method, path, body=body, headers=headers)
-            response = conn.getresponse()
-            response.read()
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException):
+                # The server closes an idle keep-alive connection (a long Retry-After): reconnect.
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                continue
             if response.status != 429:
                 break
             throttled += 1
@@ -228,6 +234,28 @@ def _git_head() -> str | None:
     except OSError:
         return None
     return out.stdout.strip() or None
+
+
+def _write(out: Path, args: argparse.Namespace, rows: list[dict]) -> None:
+    """The measurement so far (written after every sync, so a stopped run keeps what it measured)."""
+    measurement = {
+        "warehouse": f"synthetic, {args.synthetic} rows per sync model" if args.synthetic else str(args.db),
+        "people": args.people,
+        "rows_per_sync": args.synthetic,
+        "engine_commit": _git_head(),
+        "machine": machine(),
+        "syncs": rows,
+        "measured_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+    }
+    if args.label:
+        previous = json.loads(out.read_text()) if out.exists() else {}
+        runs = previous.get("runs", {}) if isinstance(previous, dict) else {}
+        runs[args.label] = measurement
+        document = {"runs": runs}
+    else:
+        document = measurement
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, indent=2) + "\n")
 
 
 def main() -> None:
@@ -249,6 +277,8 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown sync(s) {unknown}; syncs.yml has {sorted(syncs)}")
 
+    size = args.people or args.synthetic or "custom"
+    out = args.out or ROOT / "bench" / "results" / f"sync-{size}.json"
     rows = []
     with tempfile.TemporaryDirectory(prefix="atc-bench-sync-") as tmp:
         db = Path(tmp) / "warehouse.duckdb"
@@ -289,32 +319,13 @@ def main() -> None:
                 "load_average_1m_after_sync": round(load_during[0], 2),
             }
             rows.append(row)
+            _write(out, args, rows)
             print(
                 f"  {name}: {records:,} records in {result.seconds:,.1f} s;"
                 f" raw replay {raw_seconds:,.1f} s; ratio {row['ratio']};"
                 f" load {load_before[0]:.2f} -> {load_during[0]:.2f}"
             )
 
-    size = args.people or args.synthetic or "custom"
-    out = args.out or ROOT / "bench" / "results" / f"sync-{size}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    measurement = {
-        "warehouse": f"synthetic, {args.synthetic} rows per sync model" if args.synthetic else str(args.db),
-        "people": args.people,
-        "rows_per_sync": args.synthetic,
-        "engine_commit": _git_head(),
-        "machine": machine(),
-        "syncs": rows,
-        "measured_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-    }
-    if args.label:
-        previous = json.loads(out.read_text()) if out.exists() else {}
-        runs = previous.get("runs", {}) if isinstance(previous, dict) else {}
-        runs[args.label] = measurement
-        document = {"runs": runs}
-    else:
-        document = measurement
-    out.write_text(json.dumps(document, indent=2) + "\n")
     print()
     print("| sync | records | requests | sync (s) | sync rec/s | raw client (s) | raw rec/s | sync / raw |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
