@@ -154,8 +154,8 @@ class JsonPayload(Mapping):
         return self._decoded().get(key, default)
 
     def to_dict(self) -> dict[str, Any]:
-        """A fresh dict of the payload (decoded from the text, so nothing is shared)."""
-        return json.loads(self.text)
+        """A new dict of the payload's fields (decoded once; nested values are shared, never changed)."""
+        return dict(self._decoded())
 
     def __repr__(self) -> str:
         return f"JsonPayload({self.text})"

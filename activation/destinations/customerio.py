@@ -48,7 +48,6 @@ from activation.destinations.base import (
     encode,
     event_time,
     json_body,
-    jsonable,
     ok,
     refused,
     text_size,
@@ -133,7 +132,7 @@ class CustomerIoDestination(HttpDestination):
             head = f'{{"type":"person","identifiers":{encode(identifiers)},"action":"identify"'
             return RawJson(f'{head},"attributes":{record.payload.text}}}')
         else:
-            attributes = jsonable(changed_fields(record))
+            attributes = changed_fields(record)
         return {"type": "person", "identifiers": identifiers, "action": "identify", "attributes": attributes}
 
     def write(self, batch: Batch) -> list[RecordResult]:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from activation.destinations.base import HttpDestination, changed_fields, jsonable, ok, refused
+from activation.destinations.base import HttpDestination, changed_fields, ok, refused
 from activation.http import HttpClient, vendor_message
 from activation.protocol import (
     Batch,
@@ -112,7 +112,7 @@ class IterableDestination(HttpDestination):
         return who
 
     def _data_fields(self, record: Record) -> dict[str, Any]:
-        return {k: v for k, v in jsonable(changed_fields(record)).items() if k not in ("email", "userId")}
+        return {k: v for k, v in changed_fields(record).items() if k not in ("email", "userId")}
 
     def write(self, batch: Batch) -> list[RecordResult]:
         self.accept(batch)

@@ -41,7 +41,6 @@ from activation.destinations.base import (
     encode,
     event_time,
     json_body,
-    jsonable,
     ok,
     refused,
     text_size,
@@ -100,7 +99,7 @@ class SegmentDestination(HttpDestination):
             if record.change == "removed":
                 traits = {k: None for k in record.payload}
             else:
-                traits = jsonable(changed_fields(record))
+                traits = changed_fields(record)
             return [{"type": "identify", **who, "traits": traits, "messageId": message_id(record.idempotency_key)}]
         if batch.object == "audience":
             member = record.change != "removed"
@@ -108,7 +107,7 @@ class SegmentDestination(HttpDestination):
             if member and (record.change == "added" or not record.previous):
                 traits = with_fields(traits, record.payload)  # spliced from the warehouse's JSON
             elif member:
-                traits.update(jsonable(changed_fields(record)))
+                traits.update(changed_fields(record))
             messages = [
                 {
                     "type": "identify",
