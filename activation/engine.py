@@ -17,15 +17,27 @@ For one sync (a name in ``syncs.yml``):
    until the bad records are isolated. Per-record refusals go to
    ``atc_sync.sync_rejections`` with the vendor's message; they do not advance,
    so the next run sends them again.
-4. After each write returns, ONE transaction records the acknowledged records'
-   state, one ``atc_sync.sync_acknowledgements`` row per acknowledged record
-   (with the sync's ``ledger:`` columns: what the guardrails' ledger counts) and
-   the batch's rejections. Nothing is written before the destination
-   answered, so a process killed at any moment re-sends, on the next run, exactly
-   what was not acknowledged. Idempotency keys are deterministic
-   (sync, audience, key, change, payload hash and the key's acknowledged-change
-   count), so a batch re-sent after a crash carries the same keys and a vendor
-   that deduplicates applies it once.
+4. Batches go out from a few threads at once (the destination's
+   ``max_concurrency``: 1 unless it declares more, e.g. Braze 8); they share the
+   destination's token bucket, so its documented rate holds whatever the
+   concurrency. The diff is sent in three phases, removals, then changes, then
+   additions, and every batch of a phase is answered before the next phase
+   starts, so a removal and an addition of the same key never race.
+5. Group commit: acknowledged outcomes are written, in ONE transaction, every
+   ``GROUP_COMMIT_RECORDS`` records or ``GROUP_COMMIT_SECONDS`` seconds, and at
+   the end (also when the run stops on an error): the records' state, one
+   ``atc_sync.sync_acknowledgements`` row per acknowledged record (with the
+   sync's ``ledger:`` columns: what the guardrails' ledger counts), the
+   rejections, and the run's running totals. Nothing is written before the
+   destination answered. A process killed at any moment leaves every record
+   whose acknowledgement was not yet committed unacknowledged, so the next run
+   sends it again, exactly as if it had never been sent: the state never holds
+   what the tool did not confirm (the guarantee), and what the tool confirmed
+   but was not committed is re-sent (at most one group's worth). Idempotency
+   keys are deterministic (sync, audience, key, change, payload hash and the
+   key's acknowledged-change count), so a re-sent record carries the same key
+   and a vendor that deduplicates applies it once; the writes themselves are
+   upserts (set these fields, add to this list), which a repeat leaves as they are.
 
 Entry points: :func:`load_config`, :func:`plan_sync`, :func:`run_sync`,
 :func:`last_runs`.
@@ -36,9 +48,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +63,7 @@ import duckdb
 
 from activation.config import LEDGER_FIELDS, SyncConfig, default_registry
 from activation.config import load_config as _load_config
+from activation.destinations.base import JsonPayload
 from activation.protocol import (
     Batch,
     BatchRejected,
@@ -67,7 +83,18 @@ ProgressCallback = Callable[[int, int], None]
 """``progress(done, total)``: records handled so far out of the records to send."""
 
 # Rows read from the diff table at a time.
-PAGE_SIZE = 5_000
+PAGE_SIZE = 10_000
+# Group commit: acknowledged records written per transaction, and the longest a
+# record waits for its transaction. A crash re-sends at most this many.
+GROUP_COMMIT_RECORDS = 5_000
+GROUP_COMMIT_SECONDS = 2.0
+# Batches queued per sending thread, so the threads never wait for the next batch.
+QUEUE_PER_THREAD = 2
+# DuckDB checkpoints its write-ahead log into the database file once the log passes
+# a threshold (16 MB by default), inside whichever commit crosses it. During a run
+# the threshold is raised, so the group commits only append to the log; the log is
+# checkpointed once, when the run's connection closes.
+RUN_CHECKPOINT_THRESHOLD = "1GB"
 # Bytes a record adds to a request beyond its payload (key, envelope, separators).
 RECORD_OVERHEAD_BYTES = 128
 # Consecutive batches that may fail transiently before the run stops (an outage).
@@ -435,23 +462,30 @@ def _record_invalid(con, sync: SyncConfig, limits: DestinationLimits, run_id: st
     )
 
 
-def _iter_diff(con: duckdb.DuckDBPyConnection) -> Iterator[tuple]:
-    last = 0
-    while True:
-        rows = con.execute(
-            """
-            select rn, audience_id, record_key, action, payload, previous_payload, idempotency_key, is_retry
-            from _atc_diff
-            where rn > ?
-            order by rn
-            limit ?
-            """,
-            [last, PAGE_SIZE],
-        ).fetchall()
-        if not rows:
-            return
-        yield from rows
-        last = rows[-1][0]
+def _iter_diff(
+    con: duckdb.DuckDBPyConnection, rows: int | None = None, lock: threading.Lock | None = None
+) -> Iterator[tuple]:
+    """The diff in ``rn`` order, a page at a time.
+
+    ``rn`` is dense (1..rows), so a page is a range, which DuckDB finds from its zone maps
+    without sorting. Each page is fetched whole under ``lock``, so the committer can use
+    the connection between two pages.
+    """
+    lock = lock or threading.Lock()
+    if rows is None:
+        with lock:
+            rows = con.execute("select count(*) from _atc_diff").fetchone()[0]
+    for start in range(1, int(rows) + 1, PAGE_SIZE):
+        with lock:
+            page = con.execute(
+                f"""
+                select rn, audience_id, record_key, action, payload, previous_payload, idempotency_key, is_retry
+                from _atc_diff
+                where rn between {int(start)} and {int(start + PAGE_SIZE - 1)}
+                order by rn
+                """
+            ).fetchall()
+        yield from page
 
 
 @dataclass
@@ -469,15 +503,16 @@ def _cut_batches(rows: Iterator[tuple], batch_size: int, max_bytes: int | None) 
     current_group = None
     current_bytes = 0
     for rn, audience_id, record_key, action, payload, previous, idem, is_retry in rows:
-        payload_obj = json.loads(payload)
+        # Payloads stay the warehouse's JSON text until a destination looks inside.
         record = Record(
             key=record_key,
             change=action,
-            payload=payload_obj,
+            payload=JsonPayload(payload),
             idempotency_key=idem,
-            previous=json.loads(previous) if previous is not None else None,
+            previous=JsonPayload(previous) if previous is not None else None,
         )
-        size = len(payload.encode()) + len(record_key.encode()) + RECORD_OVERHEAD_BYTES
+        size = (len(payload) if payload.isascii() else len(payload.encode())) + RECORD_OVERHEAD_BYTES
+        size += len(record_key) if record_key.isascii() else len(record_key.encode())
         group = (audience_id, action)
         if current and (
             group != current_group
@@ -498,7 +533,7 @@ class _Stop(Exception):
 
 
 class _Sender:
-    """Writes batches, isolates refused records by halving, and tallies outcomes."""
+    """Writes batches, isolates refused records by halving, and tallies outcomes (from any thread)."""
 
     def __init__(self, destination: Destination, sync: SyncConfig, scrub: _Scrubber) -> None:
         self.destination = destination
@@ -507,6 +542,7 @@ class _Sender:
         self.calls = 0
         self.resends = 0
         self.last_transient: str | None = None
+        self._lock = threading.Lock()
 
     def send(self, pending: list[_Pending]) -> list[tuple[_Pending, str, RecordResult | None]]:
         """Outcome per record: ('ok' | 'rejected' | 'deferred', result)."""
@@ -518,7 +554,8 @@ class _Sender:
             records=[p.record for p in pending],
             audience_id=audience if self.sync.mode == "audience" else None,
         )
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
         try:
             results = self.destination.write(batch)
         except BatchRejected as exc:
@@ -526,7 +563,8 @@ class _Sender:
             if len(pending) == 1:
                 return [(pending[0], "rejected", RecordResult(pending[0].record.key, False, message))]
             half = len(pending) // 2
-            self.resends += 2
+            with self._lock:
+                self.resends += 2
             log.info("sync %s: batch of %d refused (%s); splitting", self.sync.name, len(pending), message)
             return self.send(pending[:half]) + self.send(pending[half:])
         except TransientError as exc:
@@ -558,21 +596,154 @@ class _Sender:
         return out
 
 
+def _concurrency(dest: Destination) -> int:
+    """Batches the destination takes at once: its ``max_concurrency`` (instance, then declared limits)."""
+    value = getattr(dest, "max_concurrency", None) or (dest.limits.extra or {}).get("max_concurrency") or 1
+    return max(1, int(value))
+
+
+class _Sending:
+    """Sends the batches from ``concurrency`` threads, phase by phase, and hands outcomes to the committer.
+
+    Runs on the engine's thread: it reads the diff, queues batches, collects answers and
+    commits; only ``_Sender.send`` runs on the sending threads. With a concurrency of 1
+    every batch is sent on the engine's thread, one after the other.
+    """
+
+    def __init__(
+        self,
+        sender: _Sender,
+        committer: _GroupCommit,
+        concurrency: int,
+        total: int,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.sender = sender
+        self.committer = committer
+        self.concurrency = concurrency
+        self.total = total
+        self.progress = progress
+        self.acknowledged = 0
+        self.rejected = 0
+        self.deferred = 0
+        self.done = 0
+        self.consecutive_transient = 0
+        self.inflight: dict[Future, list[_Pending]] = {}
+
+    @property
+    def stopped(self) -> bool:
+        """An outage: several batches in a row failed transiently; the rest waits for the next run."""
+        return self.consecutive_transient >= MAX_CONSECUTIVE_TRANSIENT
+
+    def run(self, batches: Iterator[list[_Pending]]) -> None:
+        if self.concurrency == 1:
+            for pending in batches:
+                if self.stopped:
+                    self._skip(pending)
+                    continue
+                self._record(pending, self.sender.send(pending))
+            return
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"sync-{self.sender.sync.name}")
+        try:
+            phase = None
+            for pending in batches:
+                action = pending[0].record.change
+                if phase is not None and action != phase:
+                    self._drain(all_of_them=True)  # removals, then changes, then additions
+                phase = action
+                if self.stopped:
+                    self._skip(pending)
+                    continue
+                while len(self.inflight) >= self.concurrency * QUEUE_PER_THREAD:
+                    self._drain()
+                self.inflight[pool.submit(self.sender.send, pending)] = pending
+            self._drain(all_of_them=True)
+        except BaseException:
+            # Batches not started are not sent; the ones being sent are answered and their
+            # acknowledgements kept (the caller commits them) before the error goes on.
+            pool.shutdown(wait=True, cancel_futures=True)
+            for future, pending in list(self.inflight.items()):
+                if not future.cancelled() and future.exception() is None:
+                    self._record(pending, future.result())
+            self.inflight.clear()
+            raise
+        finally:
+            pool.shutdown(wait=True)
+
+    def _drain(self, all_of_them: bool = False) -> None:
+        """Collect answered batches: at least one, or every batch in flight."""
+        while self.inflight:
+            finished, _ = wait(list(self.inflight), return_when=FIRST_COMPLETED)
+            for future in finished:
+                pending = self.inflight.pop(future)
+                if self.stopped and future.cancelled():
+                    self._skip(pending)
+                    continue
+                self._record(pending, future.result())
+            if self.stopped:
+                for future in list(self.inflight):
+                    if future.cancel():
+                        self._skip(self.inflight.pop(future))
+            if not all_of_them:
+                return
+
+    def _skip(self, pending: list[_Pending]) -> None:
+        self.deferred += len(pending)
+        self.done += len(pending)
+
+    def _record(self, pending: list[_Pending], outcomes: list[tuple[_Pending, str, RecordResult | None]]) -> None:
+        sync = self.sender.sync
+        self.committer.add(outcomes)
+        bad = [(p, r) for p, s, r in outcomes if s == "rejected"]
+        later = sum(1 for _, s, _ in outcomes if s == "deferred")
+        self.acknowledged += sum(1 for _, s, _ in outcomes if s == "ok")
+        self.rejected += len(bad)
+        self.deferred += later
+        for p, r in bad[:3]:
+            log.warning("sync %s: %s refused key %s: %s", sync.name, sync.destination, p.record.key, r.message)
+        self.consecutive_transient = self.consecutive_transient + 1 if later == len(outcomes) else 0
+        self.done += len(pending)
+        if self.progress:
+            self.progress(self.done, self.total)
+
+
+def _ranges(numbers: list[int]) -> list[tuple[int, int]]:
+    """Sorted numbers as (first, last) runs: a batch's acknowledged rows are one run, or a few."""
+    out: list[tuple[int, int]] = []
+    for n in sorted(numbers):
+        if out and n == out[-1][1] + 1:
+            out[-1] = (out[-1][0], n)
+        else:
+            out.append((n, n))
+    return out
+
+
 def _commit_outcomes(
     con: duckdb.DuckDBPyConnection,
     sync: SyncConfig,
     run_id: str,
     outcomes: list[tuple[_Pending, str, RecordResult | None]],
 ) -> None:
-    """One transaction: acknowledged state and acknowledgements, resolved and new rejections."""
+    """One transaction: acknowledged state and acknowledgements, resolved and new rejections, run totals."""
     acked = [p.rn for p, status, _ in outcomes if status == "ok"]
     rejected = [(p, r) for p, status, r in outcomes if status == "rejected"]
     if not acked and not rejected:
         return
     now = _now()
-    # Row numbers are integers from the diff table: inlined, because binding a
-    # long list parameter costs far more than the statement itself.
-    acked_list = ", ".join(str(int(rn)) for rn in acked)
+    # The acknowledged rows as runs of row numbers, inlined (integers from the diff table):
+    # binding long list parameters costs far more than the statements themselves.
+    runs = _ranges(acked)
+    low, high = (runs[0][0], runs[-1][1]) if runs else (0, -1)
+    acked_rows = (
+        f"select d.* from _atc_diff as d "
+        f"inner join (values {', '.join(f'({a}, {b})' for a, b in runs) or '(0, -1)'}) as r (lo, hi) "
+        f"on d.rn between r.lo and r.hi "
+        f"where d.rn between {int(low)} and {int(high)}"
+    )
+    # The run's strings inlined as literals as well: a statement with parameters costs DuckDB's
+    # Python client a lookup for pandas on every call.
+    sync_name, run_lit, dest_lit = _literal(sync.name), _literal(run_id), _literal(sync.destination)
+    now_lit = f"timestamp '{now.isoformat(sep=' ')}'"
     con.execute("begin transaction")
     try:
         if acked:
@@ -580,7 +751,7 @@ def _commit_outcomes(
                 f"""
                 insert into {SYNC_SCHEMA}.sync_state
                 select
-                    ? as sync_name,
+                    {sync_name} as sync_name,
                     audience_id,
                     record_key,
                     payload,
@@ -589,10 +760,10 @@ def _commit_outcomes(
                     new_version as version,
                     idempotency_key,
                     change as last_change,
-                    ? as run_id,
-                    ? as acknowledged_at
-                from _atc_diff
-                where rn between ? and ? and rn in ({acked_list}) and writes_state
+                    {run_lit} as run_id,
+                    {now_lit} as acknowledged_at
+                from ({acked_rows}) as acked
+                where writes_state
                 on conflict (sync_name, audience_id, record_key) do update set
                     payload = excluded.payload,
                     payload_hash = excluded.payload_hash,
@@ -602,8 +773,7 @@ def _commit_outcomes(
                     last_change = excluded.last_change,
                     run_id = excluded.run_id,
                     acknowledged_at = excluded.acknowledged_at
-                """,
-                [sync.name, run_id, now, min(acked), max(acked)],
+                """
             )
             # Every acknowledged record, also an audience member's removal as last
             # written (which does not itself advance sync_state).
@@ -611,42 +781,37 @@ def _commit_outcomes(
                 f"""
                 insert into {SYNC_SCHEMA}.sync_acknowledgements
                 select
-                    md5(concat_ws(chr(31), ?, idempotency_key)) as acknowledgement_id,
-                    ? as run_id,
-                    ? as sync_name,
-                    ? as destination,
+                    md5(concat_ws(chr(31), {run_lit}, idempotency_key)) as acknowledgement_id,
+                    {run_lit} as run_id,
+                    {sync_name} as sync_name,
+                    {dest_lit} as destination,
                     audience_id,
                     record_key,
                     change as change_type,
                     action,
                     idempotency_key,
                     payload_hash,
-                    ? as acknowledged_at,
+                    {now_lit} as acknowledged_at,
                     ledger_person_id as person_id,
                     ledger_journey_id as journey_id,
                     ledger_channel as channel,
                     ledger_message_key as message_key
-                from _atc_diff
-                where rn between ? and ? and rn in ({acked_list})
-                """,
-                [run_id, run_id, sync.name, sync.destination, now, min(acked), max(acked)],
+                from ({acked_rows}) as acked
+                """
             )
         if any(p.is_retry for p, status, _ in outcomes if status == "ok"):
             con.execute(
                 f"""
                 update {SYNC_SCHEMA}.sync_rejections as r
-                set resolved_at = ?
-                from _atc_diff as d
+                set resolved_at = {now_lit}
+                from ({acked_rows}) as d
                 where
-                    d.rn between ? and ?
-                    and d.rn in ({acked_list})
-                    and d.writes_state
-                    and r.sync_name = ?
+                    d.writes_state
+                    and r.sync_name = {sync_name}
                     and r.audience_id = d.audience_id
                     and r.record_key = d.record_key
                     and r.resolved_at is null
-                """,
-                [now, min(acked), max(acked), sync.name],
+                """
             )
         if rejected:
             con.executemany(
@@ -674,10 +839,80 @@ def _commit_outcomes(
                     for p, r in rejected
                 ],
             )
+        # The run's row shows its progress, committed with what it counts.
+        con.execute(
+            f"update {SYNC_SCHEMA}.sync_runs set acknowledged = acknowledged + {len(acked)}, "
+            f"rejected = rejected + {len(rejected)} where run_id = {run_lit}"
+        )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
+
+
+class _GroupCommit:
+    """Collects acknowledged outcomes and commits them a group at a time, on its own thread.
+
+    The engine's thread hands a group over and goes on reading and sending while DuckDB
+    writes it (DuckDB works outside the GIL). The connection is shared under ``lock``.
+    ``flush`` hands over what is left and returns once everything handed over is
+    committed; a failed commit is raised there (or at the next ``add``).
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, sync: SyncConfig, run_id: str, lock: threading.Lock) -> None:
+        self.con = con
+        self.sync = sync
+        self.run_id = run_id
+        self.lock = lock
+        self.outcomes: list[tuple[_Pending, str, RecordResult | None]] = []
+        self.last = time.monotonic()
+        self.commits = 0
+        self.error: BaseException | None = None
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._thread = threading.Thread(target=self._work, name=f"sync-{sync.name}-commit", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            group = self._queue.get()
+            try:
+                if group is None:
+                    return
+                if self.error is None:
+                    with self.lock:
+                        _commit_outcomes(self.con, self.sync, self.run_id, group)
+                    self.commits += 1
+            except BaseException as exc:  # handed to the engine's thread
+                self.error = exc
+            finally:
+                self._queue.task_done()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def add(self, outcomes: list[tuple[_Pending, str, RecordResult | None]]) -> None:
+        self._raise()
+        self.outcomes.extend(o for o in outcomes if o[1] != "deferred")
+        if len(self.outcomes) >= GROUP_COMMIT_RECORDS or time.monotonic() - self.last >= GROUP_COMMIT_SECONDS:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        outcomes, self.outcomes = self.outcomes, []
+        self.last = time.monotonic()
+        if outcomes:
+            self._queue.put(outcomes)
+
+    def flush(self) -> None:
+        """Commit everything handed over or collected; return when it is written."""
+        self._hand_over()
+        self._queue.join()
+        self._raise()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
 
 
 def _insert_run(con, result: SyncRunResult, sync: SyncConfig, started_at: datetime) -> None:
@@ -838,6 +1073,7 @@ def run_sync(
     deferred = 0
     try:
         ensure_sync_tables(con)
+        con.execute(f"set checkpoint_threshold = '{RUN_CHECKPOINT_THRESHOLD}'")
         prepared = _prepare(con, sync, dest.limits, run_id=run_id, record_invalid=True)
         result.added = prepared.counts["added"]
         result.changed = prepared.counts["changed"]
@@ -857,35 +1093,31 @@ def run_sync(
             result.invalid,
         )
         sender = _Sender(dest, sync, scrub)
-        done = 0
-        consecutive_transient = 0
+        db_lock = threading.Lock()
+        committer = _GroupCommit(con, sync, run_id, db_lock)
+        sending = _Sending(sender, committer, _concurrency(dest), prepared.to_send, progress)
         if progress:
             progress(0, prepared.to_send)
         try:
             if prepared.to_send:
                 _check(dest, sync, scrub)
-            for pending in _cut_batches(_iter_diff(con), prepared.batch_size, prepared.limits.max_batch_bytes):
-                if consecutive_transient >= MAX_CONSECUTIVE_TRANSIENT:
-                    deferred += len(pending)
-                    done += len(pending)
-                    continue
-                outcomes = sender.send(pending)
-                _commit_outcomes(con, sync, run_id, outcomes)
-                ok = sum(1 for _, s, _ in outcomes if s == "ok")
-                bad = [(p, r) for p, s, r in outcomes if s == "rejected"]
-                later = sum(1 for _, s, _ in outcomes if s == "deferred")
-                result.acknowledged += ok
-                result.rejected += len(bad)
-                deferred += later
-                for p, r in bad[:3]:
-                    log.warning("sync %s: %s refused key %s: %s", sync.name, sync.destination, p.record.key, r.message)
-                consecutive_transient = consecutive_transient + 1 if later == len(outcomes) else 0
-                done += len(pending)
-                if progress:
-                    progress(done, prepared.to_send)
+            batches = _cut_batches(
+                _iter_diff(con, prepared.to_send, db_lock), prepared.batch_size, prepared.limits.max_batch_bytes
+            )
+            sending.run(batches)
         except _Stop as exc:
             result.status = "failed"
             result.error = scrub(str(exc))
+        finally:
+            # Whatever the destination acknowledged is recorded, also when the run stops on an
+            # error; only a process killed outright leaves its last group to be re-sent.
+            try:
+                committer.flush()
+            finally:
+                committer.close()
+        result.acknowledged = sending.acknowledged
+        result.rejected = sending.rejected
+        deferred = sending.deferred
         result.batches = sender.calls
         # Records re-sent after an earlier refusal, batch halves, and the HTTP retries the destination made.
         result.retries = prepared.retry_records + sender.resends + int(getattr(dest, "retries", 0) or 0)
@@ -897,9 +1129,11 @@ def run_sync(
                 )
             elif result.rejected:
                 result.status = "partial"
+        _restore_checkpoints(con)
         result.seconds = round(time.perf_counter() - started, 3)
         _finish_run(con, result, deferred)
     finally:
+        _restore_checkpoints(con)
         con.close()
     log.info(
         "sync %s run %s %s: %d acknowledged, %d rejected, %d deferred, %d batches in %.1f s",
@@ -913,6 +1147,19 @@ def run_sync(
         result.seconds,
     )
     return result
+
+
+def _restore_checkpoints(con: duckdb.DuckDBPyConnection) -> None:
+    """The default checkpoint threshold again, and the run's log checkpointed (counted in its time).
+
+    A checkpoint another connection's open transaction prevents is left for later: DuckDB
+    checkpoints the log on its own, and nothing is lost meanwhile.
+    """
+    try:
+        con.execute("reset checkpoint_threshold")
+        con.execute("checkpoint")
+    except duckdb.Error as exc:
+        log.info("checkpoint left for later: %s", exc)
 
 
 def last_runs(db_path: str | Path) -> list[dict[str, Any]]:

@@ -1,6 +1,8 @@
 """The one HTTP session helper every destination uses.
 
-* a ``requests.Session`` per destination instance, a timeout on every call;
+* a ``requests.Session`` per destination instance and thread (the sync engine sends
+  batches from a few threads; a session is not meant to be shared between them),
+  a timeout on every call;
 * retries with tenacity on 408, 429, 5xx, connection errors and timeouts:
   exponential backoff with jitter, or exactly what the vendor asks for when it
   sends ``Retry-After`` (seconds or an HTTP date) or a rate-limit reset header
@@ -10,8 +12,10 @@
   knows whether the vendor refused one record or the whole batch;
 * 401 / 403 raise ``ConfigurationError``; retries running out raise
   ``TransientError``;
-* a token bucket (``activation.ratelimit``) paces requests before they leave;
-* ``retries`` counts every retry, for the run summary.
+* a token bucket (``activation.ratelimit``) paces requests before they leave; it is
+  shared by every thread of the destination, so the vendor's rate holds whatever the
+  concurrency;
+* ``retries`` counts every retry, for the run summary (thread-safe).
 
 Secrets: credentials come from environment variables named in the settings
 (``api_key_env: ATC_BRAZE_API_KEY``) and live in ``Secret``, whose ``repr`` and
@@ -25,6 +29,7 @@ import email.utils
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -218,13 +223,31 @@ class HttpClient:
         self.requests = 0
         self._sleep = sleep
         self._rng = random.Random(seed)
-        self.session = requests.Session()
-        self.session.headers.update({"Accept": "application/json", "User-Agent": "journey-atc-activation"})
-        if headers:
-            self.session.headers.update(headers)
+        self._headers = {"Accept": "application/json", "User-Agent": "journey-atc-activation", **(headers or {})}
+        self._auth = auth
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._lock = threading.Lock()
         if auth:
-            self.session.auth = auth
             self.secrets.append(Secret(f"{auth[0]}:{auth[1]}", source="basic auth"))  # and its base64 form
+
+    @property
+    def session(self) -> requests.Session:
+        """This thread's session (keep-alive connections are per thread)."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers.update(self._headers)
+            if self._auth:
+                session.auth = self._auth
+            self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
+    def _add(self, counter: str) -> None:
+        with self._lock:
+            setattr(self, counter, getattr(self, counter) + 1)
 
     def redact(self, text: str) -> str:
         return redact(text, self.secrets)
@@ -243,16 +266,19 @@ class HttpClient:
         data: bytes | None = None,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        attempts: int | None = None,
     ) -> requests.Response:
         """Send one request with retries; return the response for 2xx/3xx and non-retryable 4xx.
 
-        Raises ``ConfigurationError`` on 401/403 and ``TransientError`` when the
-        retries run out.
+        ``attempts`` overrides the policy for this call (``1`` for a call that is not
+        idempotent). Raises ``ConfigurationError`` on 401/403 and ``TransientError``
+        when the retries run out.
         """
         url = self.url(path)
         path = path or "/"
+        attempts = max(1, self.policy.attempts if attempts is None else attempts)
         retrying = Retrying(
-            stop=stop_after_attempt(max(1, self.policy.attempts)),
+            stop=stop_after_attempt(attempts),
             wait=_wait_vendor_or_backoff(self.policy, self._rng),
             retry=retry_if_exception_type(_Retryable),
             sleep=self._sleep,
@@ -263,14 +289,14 @@ class HttpClient:
             return retrying(self._attempt, method, url, path, json, data, params, headers)
         except _Retryable as exc:
             raise TransientError(
-                self.redact(f"{self.destination}: {method} {path} failed after {self.policy.attempts} attempts: {exc}"),
+                self.redact(f"{self.destination}: {method} {path} failed after {attempts} attempts: {exc}"),
                 status=exc.status,
                 retry_after=exc.retry_after,
             ) from None
 
     def _before_sleep(self, method: str, path: str):
         def before_sleep(retry_state: RetryCallState) -> None:
-            self.retries += 1
+            self._add("retries")
             exc = retry_state.outcome.exception() if retry_state.outcome else None
             wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
             log.warning(
@@ -284,7 +310,7 @@ class HttpClient:
     def _attempt(self, method, url, path, json, data, params, headers) -> requests.Response:
         if self.bucket is not None:
             self.bucket.acquire()
-        self.requests += 1
+        self._add("requests")
         try:
             response = self.session.request(
                 method, url, json=json, data=data, params=params, headers=headers, timeout=self.policy.timeout
@@ -294,7 +320,7 @@ class HttpClient:
         except requests.ConnectionError as exc:
             raise _Retryable(f"connection failed ({type(exc).__name__})") from None
         status = response.status_code
-        log.debug(f"{self.destination}: {method} {path} -> {status}")
+        log.debug("%s: %s %s -> %s", self.destination, method, path, status)
         if status in (401, 403):
             raise ConfigurationError(
                 self.redact(
@@ -311,7 +337,11 @@ class HttpClient:
         return response
 
     def close(self) -> None:
-        self.session.close()
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
+        self._local = threading.local()
 
 
 def _body_excerpt(response: requests.Response, limit: int = 300) -> str:

@@ -1,10 +1,15 @@
 """Benchmark the syncs against the channel sandbox's raw capacity.
 
     python bench/bench_sync.py --db bench/out/foundation-100000/warehouse.duckdb
-    python bench/bench_sync.py --db WAREHOUSE --sync braze_users --sync segment_audiences
+    python bench/bench_sync.py --db WAREHOUSE --sync braze_users --sync segment_journey_audiences
+    python bench/bench_sync.py --synthetic 135000 --label after
 
 The warehouse must hold the built sync models (a `dbt build`, e.g. the one
 bench/bench_foundation.py leaves behind); it is copied, never changed.
+``--synthetic N`` needs no build: it makes a warehouse whose sync models hold
+N generated rows each, with exactly the columns the dbt sync models declare
+(read from dbt_project/models/activation: the yml's columns and types, and the
+column mapping of each model's final select).
 
 For each sync of syncs.yml:
 1. a sandbox server starts in its own process, empty, with the vendors' rate
@@ -26,6 +31,7 @@ import argparse
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -86,7 +92,8 @@ class Sandbox:
 
 
 class Recorder:
-    """Records every request a requests.Session sends (method, path, headers, body)."""
+    """Records every request a requests.Session sent and was not throttled for (method, path, headers, body),
+    in the order the answers came back (from any thread)."""
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, dict, bytes | None]] = []
@@ -99,14 +106,99 @@ class Recorder:
             body = request.body.encode() if isinstance(request.body, str) else request.body
             parts = urlsplit(request.url)
             path = parts.path + (f"?{parts.query}" if parts.query else "")
-            recorder.requests.append((request.method, path, dict(request.headers), body))
-            return recorder._original(session, request, **kwargs)
+            response = recorder._original(session, request, **kwargs)
+            # A request the sandbox throttled is sent again by the client: record the one that got through.
+            if response.status_code != 429:
+                recorder.requests.append((request.method, path, dict(request.headers), body))
+            return response
 
         requests.Session.send = send
         return self
 
     def __exit__(self, *exc) -> None:
         requests.Session.send = self._original
+
+
+MODELS_DIR = ROOT / "dbt_project" / "models" / "activation"
+_TYPES = {"string": "varchar", "timestamp": "timestamp", "boolean": "boolean", "date": "date"}
+_SELECT_ITEM = re.compile(r"^\s*([a-z_][a-z0-9_]*)(?:\s+as\s+([a-z_][a-z0-9_]*))?\s*,?\s*$")
+JOURNEYS = ("welcome", "abandoned_cart", "win_back", "pre_show", "vip_loyalty", "browse_abandonment")
+
+# int_sync__assignments' columns as generated values; i is the row number (0-based).
+_BASE = {
+    "person_id": "'per_' || lpad(cast(i as varchar), 8, '0')",
+    "user_id": "'u' || cast(i as varchar)",
+    "email": "'person' || cast(i as varchar) || '@example.com'",
+    "phone_e164": "case when i % 3 = 0 then '+1555' || lpad(cast(i % 10000000 as varchar), 7, '0') end",
+    "locale": "case i % 4 when 0 then 'en-US' when 1 then 'en-GB' when 2 then 'fr-FR' else 'de-DE' end",
+    "timezone": "case i % 3 when 0 then 'America/New_York' when 1 then 'Europe/London' else 'Europe/Paris' end",
+    "journey_id": "journeys[1 + i % {n}]",
+    "journey_name": "'Journey ' || replace(journeys[1 + i % {n}], '_', ' ')",
+    "channel": "case when i % 6 = 0 then 'sms' else 'email' end",
+    "decision": "case when i % 3 = 0 then 'defer' else 'send' end",
+    "reason_code": "case when i % 3 = 0 then 'quiet_hours' else 'ok' end",
+    "send_key": "case when i % 3 != 0 then md5('send' || cast(i as varchar)) end",
+    "entered_at": "timestamp '2026-10-01 08:00:00' + to_seconds(i % 2592000)",
+    "expected_end_at": "timestamp '2026-10-15 08:00:00' + to_seconds(i % 2592000)",
+    "next_eligible_at": "timestamp '2026-10-02 09:00:00' + to_seconds(i % 2592000)",
+    "context_key": "'cart_' || cast(i as varchar)",
+    "context": (
+        "cast(json_object('cart_id', 'cart_' || cast(i as varchar), 'item_count', 1 + i % 3,"
+        " 'cart_value', round(10 + (i % 5000) / 7.0, 2), 'currency', 'USD',"
+        " 'items', list_transform(range(1 + i % 3), x -> json_object('sku', 'sku_' || cast((i + x) % 9973 as varchar),"
+        " 'name', 'Item ' || cast((i + x) % 9973 as varchar), 'price', round(5 + ((i + x) % 300) / 3.0, 2))))"
+        " as varchar)"
+    ),
+}
+
+
+def _declared_columns() -> dict[str, list[tuple[str, str]]]:
+    """model -> [(column, duckdb type)] from the activation models' yml."""
+    import yaml
+
+    spec = yaml.safe_load((MODELS_DIR / "_activation__models.yml").read_text())
+    return {m["name"]: [(c["name"], _TYPES[c["data_type"]]) for c in m.get("columns", [])] for m in spec["models"]}
+
+
+def _final_select(model: str) -> dict[str, str]:
+    """output column -> int_sync__assignments column, from the model's final select."""
+    sql = (MODELS_DIR / f"{model}.sql").read_text()
+    body = sql.split("final as (", 1)[1].split("from assignments", 1)[0]
+    mapping = {}
+    for line in body.splitlines()[1:]:
+        if not line.strip() or line.strip() == "select":
+            continue
+        match = _SELECT_ITEM.match(line)
+        if not match:
+            raise SystemExit(f"{model}.sql: cannot read the select item {line.strip()!r}; update bench_sync.py")
+        source, alias = match.groups()
+        mapping[alias or source] = source
+    return mapping
+
+
+def make_synthetic_warehouse(db: Path, rows: int, models: list[str]) -> None:
+    """A warehouse whose sync models hold ``rows`` generated rows each (no dbt build needed)."""
+    import duckdb
+
+    declared = _declared_columns()
+    base_columns = dict(declared["int_sync__assignments"])
+    missing = set(base_columns) - set(_BASE)
+    if missing:
+        raise SystemExit(f"int_sync__assignments has columns the generator does not know: {sorted(missing)}")
+    journeys = "[" + ", ".join(f"'{j}'" for j in JOURNEYS) + "]"
+    with duckdb.connect(str(db)) as con:
+        selects = ",\n".join(f"cast({_BASE[c].format(n=len(JOURNEYS))} as {t}) as {c}" for c, t in base_columns.items())
+        con.execute(
+            f"create table main.int_sync__assignments as "
+            f"select {selects} from (select range as i, {journeys} as journeys from range({int(rows)}))"
+        )
+        for model in models:
+            mapping = _final_select(model)
+            columns = declared[model]
+            if [c for c, _ in columns] != list(mapping):
+                raise SystemExit(f"{model}: the yml columns {columns} differ from the model's select {list(mapping)}")
+            body = ", ".join(f"cast({mapping[c]} as {t}) as {c}" for c, t in columns)
+            con.execute(f"create table main.{model} as select {body} from main.int_sync__assignments")
 
 
 def replay(port: int, recorded: list[tuple[str, str, dict, bytes | None]]) -> tuple[float, int, int]:
@@ -116,9 +208,15 @@ def replay(port: int, recorded: list[tuple[str, str, dict, bytes | None]]) -> tu
     started = time.perf_counter()
     for method, path, headers, body in recorded:
         while True:
-            conn.request(method, path, body=body, headers=headers)
-            response = conn.getresponse()
-            response.read()
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException):
+                # The server closes an idle keep-alive connection (a long Retry-After): reconnect.
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                continue
             if response.status != 429:
                 break
             throttled += 1
@@ -130,13 +228,47 @@ def replay(port: int, recorded: list[tuple[str, str, dict, bytes | None]]) -> tu
     return seconds, throttled, failed
 
 
+def _git_head() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    except OSError:
+        return None
+    return out.stdout.strip() or None
+
+
+def _write(out: Path, args: argparse.Namespace, rows: list[dict]) -> None:
+    """The measurement so far (written after every sync, so a stopped run keeps what it measured)."""
+    measurement = {
+        "warehouse": f"synthetic, {args.synthetic} rows per sync model" if args.synthetic else str(args.db),
+        "people": args.people,
+        "rows_per_sync": args.synthetic,
+        "engine_commit": _git_head(),
+        "machine": machine(),
+        "syncs": rows,
+        "measured_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+    }
+    if args.label:
+        previous = json.loads(out.read_text()) if out.exists() else {}
+        runs = previous.get("runs", {}) if isinstance(previous, dict) else {}
+        runs[args.label] = measurement
+        document = {"runs": runs}
+    else:
+        document = measurement
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, indent=2) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--db", type=Path, required=True, help="a built warehouse holding the sync models")
+    source = ap.add_mutually_exclusive_group(required=True)
+    source.add_argument("--db", type=Path, help="a built warehouse holding the sync models")
+    source.add_argument("--synthetic", type=int, metavar="N", help="generate sync models of N rows each instead")
     ap.add_argument("--sync", action="append", help="sync name from syncs.yml (default: all)")
     ap.add_argument("--people", type=int, help="only for the report: the data set's size")
+    ap.add_argument("--label", help="name of this measurement (e.g. before / after); kept beside the others")
+    ap.add_argument("--out", type=Path, help="result file (default bench/results/sync-<people or N>.json)")
     args = ap.parse_args()
-    if not args.db.exists():
+    if args.db is not None and not args.db.exists():
         raise SystemExit(f"{args.db} does not exist: run bench/bench_foundation.py first, or name a warehouse")
 
     syncs = load_config()
@@ -145,18 +277,26 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown sync(s) {unknown}; syncs.yml has {sorted(syncs)}")
 
+    size = args.people or args.synthetic or "custom"
+    out = args.out or ROOT / "bench" / "results" / f"sync-{size}.json"
     rows = []
     with tempfile.TemporaryDirectory(prefix="atc-bench-sync-") as tmp:
         db = Path(tmp) / "warehouse.duckdb"
-        print(f"copying {args.db} ...")
-        shutil.copyfile(args.db, db)
+        if args.synthetic:
+            print(f"generating {args.synthetic:,} rows per sync model ...")
+            make_synthetic_warehouse(db, args.synthetic, sorted({syncs[n].model for n in names}))
+        else:
+            print(f"copying {args.db} ...")
+            shutil.copyfile(args.db, db)
         for name in names:
+            load_before = os.getloadavg()
             with Sandbox() as sandbox:
                 os.environ["ATC_SANDBOX_PORT"] = str(sandbox.port)
                 with Recorder() as recorder, PeakMemory(children=False) as memory:
                     result = run_sync(name, db)
                 if result.status == "failed":
                     raise SystemExit(f"sync {name} failed: {result.error}")
+            load_during = os.getloadavg()
             records = result.acknowledged
             with Sandbox() as fresh:
                 raw_seconds, throttled, failed = replay(fresh.port, recorder.requests)
@@ -173,28 +313,19 @@ def main() -> None:
                 "raw_throttled_429": throttled,
                 "raw_non_2xx": failed,
                 "sync_status": result.status,
+                "sync_retries": result.retries,
                 "sync_peak_rss_gib": round(memory.peak / 2**30, 3),
+                "load_average_1m_before": round(load_before[0], 2),
+                "load_average_1m_after_sync": round(load_during[0], 2),
             }
             rows.append(row)
+            _write(out, args, rows)
             print(
                 f"  {name}: {records:,} records in {result.seconds:,.1f} s;"
-                f" raw replay {raw_seconds:,.1f} s; ratio {row['ratio']}"
+                f" raw replay {raw_seconds:,.1f} s; ratio {row['ratio']};"
+                f" load {load_before[0]:.2f} -> {load_during[0]:.2f}"
             )
 
-    out = ROOT / "bench" / "results" / f"sync-{args.people or 'custom'}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {
-                "warehouse": str(args.db),
-                "people": args.people,
-                "machine": machine(),
-                "syncs": rows,
-                "measured_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-            },
-            indent=2,
-        )
-    )
     print()
     print("| sync | records | requests | sync (s) | sync rec/s | raw client (s) | raw rec/s | sync / raw |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")

@@ -695,3 +695,78 @@ def test_a_list_creation_that_failed_in_transit_never_creates_the_list_twice(san
     assert len(state["lists"][state_list_id(state, "journey vip_loyalty")]) == 2
     injected = sandbox.sandbox.faults.describe()["injected"][name]
     assert {k: v for k, v in injected.items() if k != "rate_limited"} == {counted: 1}  # the fault did fire
+
+
+# -- concurrency -------------------------------------------------------------------------
+
+
+def test_the_token_bucket_holds_its_rate_when_several_threads_share_it():
+    import threading
+
+    from activation.ratelimit import TokenBucket
+
+    bucket = TokenBucket(100.0, 2)
+    stamps: list[float] = []
+    lock = threading.Lock()
+
+    def take(n):
+        for _ in range(n):
+            bucket.acquire()
+            with lock:
+                stamps.append(time.monotonic())
+
+    threads = [threading.Thread(target=take, args=(8,)) for _ in range(8)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # 64 tokens at 100 per second with a burst of 2: never faster than the rate, whatever the threads.
+    assert time.monotonic() - started >= (64 - 2) / 100 * 0.95
+    stamps.sort()
+    for i in range(len(stamps) - 20):
+        assert stamps[i + 20] - stamps[i] >= (20 - 2) / 100 * 0.95
+
+
+def test_klaviyo_sends_up_to_ten_thousand_profiles_in_one_import_job(sandbox):
+    klaviyo = make("klaviyo", sandbox)
+    assert klaviyo.max_records(profile_batch([])) == 10_000
+    assert klaviyo.max_records(audience_batch("klaviyo", [])) == 1_000  # list membership: 1,000 per call
+    records = [rec(f"ext-{i}", email=f"user{i}@example.com", journey="welcome") for i in range(10_000)]
+    results = klaviyo.write(profile_batch(records))
+    assert all(r.ok for r in results)
+    state = sandbox.state()["klaviyo"]
+    assert state["jobs"] == 1 and len(state["profiles"]) == 10_000
+
+
+def test_klaviyo_paces_within_its_burst_and_its_steady_limit(sandbox):
+    klaviyo = destination_class("klaviyo")({**sandbox_settings("klaviyo", sandbox.url)}, {})
+    # A full bucket, then the refill: never more than 10 in a second nor 150 in a minute.
+    assert klaviyo.bucket.capacity <= 10
+    assert klaviyo.bucket.capacity + klaviyo.bucket.rate * 60 <= 150
+    assert 1 < klaviyo.max_concurrency <= 3
+
+
+def test_every_destination_declares_how_many_batches_it_takes_at_once(sandbox):
+    for name in ALL:
+        destination = make(name, sandbox)
+        assert destination.max_concurrency >= 1, name
+    assert make("braze", sandbox, max_concurrency=2).max_concurrency == 2  # a sync's settings may lower it
+
+
+@pytest.mark.parametrize("name", ["iterable", "klaviyo"])
+def test_batches_of_one_new_list_sent_at_once_create_the_list_once(sandbox, name):
+    from concurrent.futures import ThreadPoolExecutor
+
+    sandbox.set_faults({"vendors": {name: {"rate_limit": None}}})
+    destination = make(name, sandbox)
+    batches = [
+        Batch("journeys", "audience", "audience", [rec(f"u{i}@x.io")], audience_id="journey flash_sale")
+        for i in range(8)
+    ]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(destination.write, batches))
+    assert all(r.ok for batch_results in results for r in batch_results)
+    state = sandbox.state()[name]
+    assert list(state["list_names"].values()).count("journey flash_sale") == 1
+    assert len(state["lists"][state_list_id(state, "journey flash_sale")]) == 8

@@ -256,6 +256,36 @@ def test_the_rate_limit_answers_429_with_retry_after_and_vendor_headers(sandbox)
     assert int(codes[2].headers["X-RateLimit-Reset"]) > time.time()
 
 
+def test_klaviyo_holds_its_documented_burst_and_steady_limits_by_default():
+    from activation.sandbox.faults import DEFAULT_RATE_LIMITS
+
+    # Bulk import jobs and list relationships: burst 10/s, steady 150/min.
+    assert DEFAULT_RATE_LIMITS["klaviyo"] == {"requests_per_second": 10.0, "burst": 10, "per_minute": 150}
+
+
+def test_a_steady_per_minute_limit_refuses_past_its_window_until_the_window_ends():
+    faults = FaultInjector(
+        {"vendors": {"klaviyo": {"rate_limit": {"requests_per_second": 1000, "burst": 1000, "per_minute": 5}}}}
+    )
+    decisions = [faults.decide("klaviyo", "POST /klaviyo/api/profile-bulk-import-jobs") for _ in range(7)]
+    assert [d.status for d in decisions] == [None] * 5 + [429, 429]
+    assert 55 < decisions[5].retry_after <= 60  # until the minute's window closes
+
+
+def test_klaviyo_takes_an_import_job_of_ten_thousand_profiles_and_refuses_one_more(sandbox):
+    def job(n):
+        profiles = [{"type": "profile", "attributes": {"external_id": f"e{i}"}} for i in range(n)]
+        body = {"data": {"type": "profile-bulk-import-job", "attributes": {"profiles": {"data": profiles}}}}
+        return post(sandbox, "/klaviyo/api/profile-bulk-import-jobs", json=body, headers=KLAVIYO_AUTH)
+
+    sandbox.set_faults({"vendors": {"klaviyo": {"rate_limit": None}}})
+    assert job(10_001).status_code == 400
+    accepted = job(10_000)
+    assert accepted.status_code == 202
+    assert accepted.json()["data"]["attributes"]["total_count"] == 10_000
+    assert len(sandbox.state()["klaviyo"]["profiles"]) == 10_000
+
+
 def test_an_outage_answers_503_until_it_is_lifted(sandbox):
     sandbox.set_faults({"vendors": {"iterable": {"outage": True}}})
     assert requests.get(sandbox.url + "/iterable/api/lists", headers=ITERABLE_AUTH).status_code == 503

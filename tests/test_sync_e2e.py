@@ -25,6 +25,7 @@ from click.testing import CliRunner
 
 from activation.destinations import build_destination, sandbox_settings
 from activation.engine import load_config, run_sync
+from activation.protocol import Batch, DestinationLimits, RecordResult
 from activation.sandbox import SANDBOX_DEFAULTS, SandboxServer
 from journey_atc.dbt import PROJECT_DIR, run_dbt
 from journey_atc.raw_schema import create_raw_tables_sql
@@ -473,3 +474,237 @@ def test_last_runs_feed_the_summary(warehouse, sandbox, config):
     assert all(r["status"] == "ok" and r["finished_at"] >= r["started_at"] for r in runs.values())
     assert isinstance(runs["braze_users"]["started_at"], datetime)
     assert runs["braze_users"]["started_at"] <= datetime.now(UTC).replace(tzinfo=None)
+
+
+# -- the engine sending batches from several threads -------------------------------------------
+
+CONCURRENT_ROWS = 400
+
+
+def _people_model(tmp_path: Path, n: int, table: str = "sync_braze__users", start: int = 0) -> Path:
+    db = tmp_path / "concurrent.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            f"create or replace table main.{table} as select 'per_' || lpad(cast(range as varchar), 4, '0') "
+            "as external_id, 'p' || cast(range as varchar) || '@example.com' as email, "
+            "case when range % 2 = 0 then 'welcome' else 'win_back' end as journey_id "
+            f"from range({int(start)}, {int(start + n)})"
+        )
+    return db
+
+
+def _braze_syncs(sandbox: SandboxServer, **extra) -> dict:
+    from activation.config import parse_config
+
+    body = {
+        "model": "sync_braze__users",
+        "destination": "braze",
+        "object": "profile",
+        "mode": "mirror",
+        "primary_key": "external_id",
+        "fields": {"email": "email", "journey_id": "journey_id"},
+        "credentials": {"api_key": "ATC_SANDBOX_BRAZE_API_KEY"},
+        "settings": {"base_url": sandbox.url_for("braze"), **FAST, **extra.pop("settings", {})},
+        **extra,
+    }
+    return parse_config({"version": 1, "syncs": {"braze_users": body}})
+
+
+def _state_keys(db: Path, sync: str = "braze_users") -> set[str]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("select record_key from atc_sync.sync_state where sync_name = ?", [sync]).fetchall()
+    return {key for (key,) in rows}
+
+
+def test_batches_sent_at_once_keep_the_vendor_rate_and_record_each_acknowledgement_once(tmp_path, sandbox):
+    # The sync paces at 40 requests per second (burst 4); the vendor refuses anything faster than
+    # 40 per second beyond a burst of 8 (room for the requests' jitter on the way) and answers
+    # each request after 200 ms.
+    pace = {"requests_per_second": 40, "burst": 4}
+    vendor = {"rate_limit": {"requests_per_second": 40, "burst": 8}, "latency_ms": 200}
+    sandbox.set_faults({"vendors": {"*": {"rate_limit": None}, "braze": vendor}})
+    db = _people_model(tmp_path, CONCURRENT_ROWS)
+    syncs = _braze_syncs(sandbox, batch_size=10, rate_limit=pace)
+    started = time.monotonic()
+    result = run_sync("braze_users", db, syncs=syncs)
+    elapsed = time.monotonic() - started
+    assert (result.status, result.acknowledged, result.batches) == ("ok", CONCURRENT_ROWS, 40)
+    # Never faster than the vendor's rate (41 requests with the check) and never refused for it ...
+    assert elapsed >= (41 - 4) / 40
+    assert sandbox.sandbox.faults.describe()["injected"]["braze"].get("rate_limited", 0) == 0
+    # ... yet far quicker than 40 answers of 200 ms one after the other: batches went out together.
+    assert elapsed < 40 * 0.2
+    assert len(sandbox.profiles("braze")) == CONCURRENT_ROWS
+    with duckdb.connect(str(db), read_only=True) as con:
+        acknowledged = con.execute(
+            "select count(*), count(distinct record_key) from atc_sync.sync_acknowledgements"
+        ).fetchone()
+        runs = con.execute("select acknowledged, status from atc_sync.sync_runs").fetchall()
+    assert acknowledged == (CONCURRENT_ROWS, CONCURRENT_ROWS)
+    assert runs == [(CONCURRENT_ROWS, "ok")]
+    assert _state_keys(db) == set(sandbox.profiles("braze"))
+
+
+def test_batches_that_fail_while_others_succeed_leave_only_their_records_unacknowledged(tmp_path, sandbox):
+    # A third of the requests fail and are not retried within the run: their batches are deferred.
+    sandbox.set_faults({"seed": 5, "vendors": {"*": {"rate_limit": None}, "braze": {"error_rate": 0.3}}})
+    db = _people_model(tmp_path, CONCURRENT_ROWS)
+    syncs = _braze_syncs(sandbox, batch_size=10, settings={"retry_attempts": 1})
+    first = run_sync("braze_users", db, syncs=syncs)
+    held = set(sandbox.profiles("braze"))
+    recorded = _state_keys(db)
+    assert first.status == "partial" and 0 < first.acknowledged < CONCURRENT_ROWS
+    assert recorded == held  # exactly what the tool holds: a 503 applied nothing, an answer recorded all
+    assert len(recorded) == first.acknowledged
+    sandbox.set_faults({"vendors": {"*": {"rate_limit": None}}})
+    second = run_sync("braze_users", db, syncs=syncs)
+    assert (second.status, second.added, second.acknowledged) == ("ok", CONCURRENT_ROWS - len(recorded), second.added)
+    assert _state_keys(db) == set(sandbox.profiles("braze")) and len(_state_keys(db)) == CONCURRENT_ROWS
+
+
+class _Timeline:
+    """A destination that takes four batches at once and notes when each was sent and answered."""
+
+    name = "timeline"
+    limits = DestinationLimits(max_batch_size=5, extra={"max_concurrency": 4})
+    supported_modes = frozenset({"mirror", "audience"})
+    supported_objects = frozenset({"profile", "audience"})
+
+    def __init__(self) -> None:
+        self.events: list[tuple[float, float, str, list[str]]] = []
+
+    def check(self) -> None:
+        return None
+
+    def write(self, batch: Batch) -> list[RecordResult]:
+        started = time.monotonic()
+        time.sleep(0.02)
+        self.events.append((started, time.monotonic(), batch.records[0].change, [r.key for r in batch.records]))
+        return [RecordResult(r.key, True) for r in batch.records]
+
+
+@pytest.mark.parametrize("mode", ["mirror", "audience"])
+def test_removals_are_answered_before_changes_and_changes_before_additions(tmp_path, mode):
+    from activation.config import parse_config
+
+    body = {
+        "model": "sync_timeline__people",
+        "destination": "timeline",
+        "object": "audience" if mode == "audience" else "profile",
+        "mode": mode,
+        "primary_key": "external_id",
+        "fields": {"email": "email"},
+    }
+    if mode == "audience":
+        body["audience_field"] = "journey_id"
+    syncs = parse_config({"version": 1, "syncs": {"people": body}}, registry={"timeline": _Timeline})
+    db = _people_model(tmp_path, 40, table="sync_timeline__people")
+    run_sync("people", db, syncs=syncs, destination=_Timeline(), registry={"timeline": _Timeline})
+    # Next generation: 20 people leave, 20 arrive, and the 20 who stay change their address
+    # (an audience member who changes is removed as last written, then added again).
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            "create or replace table main.sync_timeline__people as "
+            "select external_id, replace(email, '@', '+new@') as email, journey_id "
+            "from main.sync_timeline__people where external_id >= 'per_0020' "
+            "union all select 'per_' || lpad(cast(range as varchar), 4, '0'), 'n' || cast(range as varchar) || "
+            "'@example.com', 'welcome' from range(40, 60)"
+        )
+    timeline = _Timeline()
+    result = run_sync("people", db, syncs=syncs, destination=timeline, registry={"timeline": _Timeline})
+    assert result.status == "ok"
+    phases = ["removed", "changed", "added"] if mode == "mirror" else ["removed", "added"]
+    spans = {p: [(s, e) for s, e, change, _ in timeline.events if change == p] for p in phases}
+    assert all(spans.values()), spans
+    for earlier, later in zip(phases, phases[1:], strict=False):
+        assert max(e for _, e in spans[earlier]) <= min(s for s, _ in spans[later]), (earlier, later)
+    # And within a phase the batches did overlap: they were sent from several threads.
+    starts = sorted(spans[phases[-1]])
+    assert any(b[0] < a[1] for a, b in zip(starts, starts[1:], strict=False))
+
+
+CRASHING_RUN = """
+import os, sys, threading, time
+import activation.engine as engine
+from activation.config import parse_config
+from activation.protocol import DestinationLimits, RecordResult
+
+engine.GROUP_COMMIT_RECORDS = 30  # small groups, so the kill lands between two commits
+
+class Dying:
+    name = "dying"
+    limits = DestinationLimits(max_batch_size=10, extra={"max_concurrency": 4})
+    supported_modes = frozenset({"mirror"})
+    supported_objects = frozenset({"profile"})
+    lock = threading.Lock()
+    calls = 0
+
+    def check(self):
+        return None
+
+    def write(self, batch):
+        with self.lock:
+            Dying.calls += 1
+            with open(sys.argv[2], "a") as applied:  # the tool applied it ...
+                applied.write("".join(r.key + "\\n" for r in batch.records))
+            if Dying.calls == 12:
+                time.sleep(0.5)  # the engine commits the groups answered so far (no other batch gets in)
+                os._exit(9)  # ... and the process dies before anything else happens
+        time.sleep(0.01)
+        return [RecordResult(r.key, True) for r in batch.records]
+
+body = {"model": "sync_dying__people", "destination": "dying", "object": "profile", "mode": "mirror",
+        "primary_key": "external_id", "fields": {"email": "email"}}
+syncs = parse_config({"version": 1, "syncs": {"people": body}}, registry={"dying": Dying})
+engine.run_sync("people", sys.argv[1], syncs=syncs, destination=Dying(), registry={"dying": Dying})
+"""
+
+
+def test_a_process_killed_between_group_commits_resends_what_it_had_not_committed(tmp_path):
+    from activation.config import parse_config
+
+    db = _people_model(tmp_path, 200, table="sync_dying__people")
+    applied = tmp_path / "applied.txt"
+    script = tmp_path / "crash.py"
+    script.write_text(CRASHING_RUN)
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}
+    proc = subprocess.run([sys.executable, str(script), str(db), str(applied)], env=env, capture_output=True, text=True)
+    assert proc.returncode == 9, proc.stderr
+    sent = applied.read_text().split()
+    committed = _state_keys(db, "people")
+    # The state holds only records the tool acknowledged, in whole groups; the rest of what it
+    # applied was acknowledged too late (or not at all) and is simply not recorded.
+    assert committed <= set(sent)
+    assert len(committed) % 10 == 0 and len(committed) >= 30
+    assert len(set(sent) - committed) > 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        run = con.execute("select status, acknowledged from atc_sync.sync_runs").fetchall()
+        acks = con.execute("select count(*) from atc_sync.sync_acknowledgements").fetchone()[0]
+    assert run == [("running", len(committed))] and acks == len(committed)  # committed with the state
+
+    class Tool(_Timeline):
+        name = "dying"
+        limits = DestinationLimits(max_batch_size=10, extra={"max_concurrency": 4})
+        supported_modes = frozenset({"mirror"})
+        supported_objects = frozenset({"profile"})
+
+    body = {
+        "model": "sync_dying__people",
+        "destination": "dying",
+        "object": "profile",
+        "mode": "mirror",
+        "primary_key": "external_id",
+        "fields": {"email": "email"},
+    }
+    syncs = parse_config({"version": 1, "syncs": {"people": body}}, registry={"dying": Tool})
+    tool = Tool()
+    rerun = run_sync("people", db, syncs=syncs, destination=tool, registry={"dying": Tool})
+    resent = [k for *_, keys in tool.events for k in keys]
+    # The rerun sends exactly what was not committed, the uncommitted-but-applied records included
+    # (same idempotency keys: a deduplicating vendor applies them once), and nothing twice.
+    assert rerun.status == "ok" and len(resent) == len(set(resent)) == 200 - len(committed)
+    assert set(resent) == {f"per_{i:04d}" for i in range(200)} - committed
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute(
+            "select count(*), count(distinct record_key) from atc_sync.sync_acknowledgements"
+        ).fetchone() == (200, 200)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -51,6 +52,12 @@ class HttpDestination:
         self.bucket = TokenBucket(rate, burst, sleep=sleep)
         self.policy = RetryPolicy.from_settings(self.settings)
         self._sleep = sleep
+        # The engine may call ``write`` from several threads at once (``max_concurrency``):
+        # whatever a destination caches (list ids ...) is looked up and created under this lock.
+        self.lock = threading.RLock()
+        # Batches the engine may have in flight at once: the declared value, or the setting.
+        declared = self.limits.extra.get("max_concurrency", 1)
+        self.max_concurrency = max(1, int(self.settings.get("max_concurrency") or declared))
         self.client = self._make_client()
 
     # -- for subclasses -------------------------------------------------------
@@ -112,9 +119,106 @@ class HttpDestination:
         self.client.close()
 
 
+class JsonPayload(Mapping):
+    """A record's payload as the warehouse wrote it (compact JSON text), decoded on first use.
+
+    The engine hands payloads over in this form: a destination that sends a payload as it
+    is splices ``text`` into its request (``with_fields``) and never decodes it; one that
+    looks inside uses it as the mapping it is.
+    """
+
+    __slots__ = ("_value", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._value: dict[str, Any] | None = None
+
+    def _decoded(self) -> dict[str, Any]:
+        if self._value is None:
+            self._value = json.loads(self.text)
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._decoded()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._decoded()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._decoded())
+
+    def __len__(self) -> int:
+        return len(self._decoded())
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._decoded().get(key, default)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A new dict of the payload's fields (decoded once; nested values are shared, never changed)."""
+        return dict(self._decoded())
+
+    def __repr__(self) -> str:
+        return f"JsonPayload({self.text})"
+
+
+class RawJson(str):
+    """Text that is already a JSON value: written into a request body as it is."""
+
+    __slots__ = ()
+
+
+_dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+
+def _holds_raw(value: Any) -> bool:
+    """``RawJson``, or a list or mapping holding one directly."""
+    if isinstance(value, RawJson):
+        return True
+    if isinstance(value, list):
+        return any(isinstance(v, RawJson) for v in value)
+    if isinstance(value, dict):
+        return any(isinstance(v, RawJson) for v in value.values())
+    return False
+
+
+def encode(value: Any) -> str:
+    """A value as compact JSON text; ``RawJson`` (up to two levels down) written as it is."""
+    if isinstance(value, RawJson):
+        return value
+    if isinstance(value, dict) and any(_holds_raw(v) for v in value.values()):
+        return "{" + ",".join(f"{_dumps(str(k))}:{encode(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list) and any(_holds_raw(v) for v in value):
+        return "[" + ",".join(encode(v) for v in value) + "]"
+    return _dumps(value)
+
+
+def text_size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())
+
+
+def with_fields(first: Mapping[str, Any], payload: Mapping[str, Any]) -> RawJson | dict[str, Any]:
+    """``{**first, **payload}``: spliced from the warehouse's JSON text when the payload is one.
+
+    Falls back to building the mapping when a key of ``first`` may also be in the payload.
+    """
+    text = payload.text if isinstance(payload, JsonPayload) else None
+    if text is None or not text.startswith("{") or any(f'"{k}":' in text for k in first):
+        return {**first, **jsonable(dict(payload))}
+    head = encode(dict(first))[:-1]
+    return RawJson(head + ("," + text[1:] if text.strip() != "{}" else "}"))
+
+
+def json_body(**members: Any) -> bytes:
+    """A request body: a JSON object whose members may hold ``RawJson``, as bytes."""
+    return encode(members).encode()
+
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
 def changed_fields(record: Record, keep: Sequence[str] = ()) -> dict[str, Any]:
     """The payload fields that differ from what was last acknowledged (all of them for a new key)."""
-    payload = dict(record.payload)
+    payload = as_dict(record.payload)
     if record.change != "changed" or not record.previous:
         return payload
     previous = record.previous
@@ -129,7 +233,7 @@ def changed_fields(record: Record, keep: Sequence[str] = ()) -> dict[str, Any]:
 
 
 def json_size(value: Any) -> int:
-    return len(json.dumps(value, separators=(",", ":"), default=str).encode())
+    return text_size(encode(value))
 
 
 def iso_now() -> str:
@@ -161,6 +265,36 @@ def refused(record: Record, message: str, retryable: bool = False) -> RecordResu
     return RecordResult(key=record.key, ok=False, message=message, retryable=retryable)
 
 
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _is_json_native(value: Any) -> bool:
+    if isinstance(value, _JSON_SCALARS):
+        return True
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_json_native(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_is_json_native(v) for v in value)
+    return False
+
+
+def as_dict(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A payload as a fresh dict of JSON values, whatever form it came in."""
+    if isinstance(payload, JsonPayload):
+        return payload.to_dict()
+    return jsonable(dict(payload))
+
+
 def jsonable(value: Any) -> Any:
-    """Payload values as JSON would carry them (dates as ISO strings, decimals as numbers)."""
+    """Payload values as JSON would carry them (dates as ISO strings, decimals as numbers).
+
+    Payloads the engine hands over were decoded from JSON already: they are returned as
+    they are (a shallow copy of a mapping), without another encode and decode.
+    """
+    if isinstance(value, JsonPayload):
+        return value.to_dict()
+    if isinstance(value, dict) and _is_json_native(value):
+        return dict(value)
+    if _is_json_native(value):
+        return value
     return json.loads(json.dumps(value, default=str))

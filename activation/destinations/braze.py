@@ -29,12 +29,16 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from activation.destinations.base import (
+    JSON_HEADERS,
     HttpDestination,
+    as_dict,
     changed_fields,
     event_time,
+    json_body,
     jsonable,
     ok,
     refused,
+    with_fields,
 )
 from activation.http import HttpClient, vendor_message
 from activation.protocol import Batch, BatchRejected, ConfigurationError, DestinationLimits, RecordResult
@@ -48,7 +52,12 @@ class BrazeDestination(HttpDestination):
         max_batch_size=MAX_OBJECTS,
         requests_per_second=1000.0,  # 3,000 requests per 3 seconds
         burst=3000,
-        extra={"max_batch_size_by_mode": {"audience": MAX_OBJECTS // 2}, "objects_per_request": MAX_OBJECTS},
+        extra={
+            "max_batch_size_by_mode": {"audience": MAX_OBJECTS // 2},
+            "objects_per_request": MAX_OBJECTS,
+            # Batches in flight at once; the bucket above holds the workspace's rate whatever the number.
+            "max_concurrency": 8,
+        },
     )
     supported_modes: ClassVar[frozenset[str]] = frozenset({"upsert", "mirror", "add-only", "audience"})
     supported_objects: ClassVar[frozenset[str]] = frozenset({"profile", "audience", "event"})
@@ -83,6 +92,10 @@ class BrazeDestination(HttpDestination):
             if batch.object == "profile":
                 if record.change == "removed":
                     fields = {k: None for k in record.payload if k not in self._identifier_fields()}
+                elif record.change == "added" or not record.previous:
+                    # Every field, spliced from the warehouse's JSON as it is.
+                    out.append(("attributes", index, with_fields(base, record.payload)))
+                    continue
                 else:
                     fields = changed_fields(record)
                 out.append(("attributes", index, {**base, **jsonable(fields)}))
@@ -96,7 +109,7 @@ class BrazeDestination(HttpDestination):
                         if record.change == "removed"
                         else self.settings.get("entered_event", "journey_entered")
                     )
-                    properties = {"journey": batch.audience_id, **jsonable(dict(record.payload))}
+                    properties = {"journey": batch.audience_id, **as_dict(record.payload)}
                     out.append(
                         (
                             "events",
@@ -110,7 +123,7 @@ class BrazeDestination(HttpDestination):
                         )
                     )
             else:  # event
-                payload = jsonable(dict(record.payload))
+                payload = as_dict(record.payload)
                 name = payload.pop("name", None) or payload.pop("event", None)
                 if not name:
                     out.append(("invalid", index, {"message": "an event record needs a 'name' field"}))
@@ -160,7 +173,7 @@ class BrazeDestination(HttpDestination):
         for array, record_index, obj in chunk:
             body.setdefault(array, []).append(obj)
             positions[(array, len(body[array]) - 1)] = record_index
-        response = self.client.request("POST", "/users/track", json=body)
+        response = self.client.request("POST", "/users/track", data=json_body(**body), headers=JSON_HEADERS)
         answer = _json(response)
         message = answer.get("message") if isinstance(answer, dict) else None
         if response.status_code in (400, 413) or (response.status_code < 300 and message != "success"):

@@ -43,13 +43,12 @@ Settings: ``base_url`` (default ``https://a.klaviyo.com``), ``api_key_env`` (def
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import time
 from typing import Any, ClassVar
 
-from activation.destinations.base import HttpDestination, jsonable, ok, refused
+from activation.destinations.base import HttpDestination, as_dict, ok, refused
 from activation.http import HttpClient, vendor_message
 from activation.protocol import (
     Batch,
@@ -63,6 +62,10 @@ from activation.protocol import (
 
 REVISION = "2026-04-15"
 MAX_IMPORT = 10_000
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+BURST_PER_SECOND = 10
+STEADY_PER_MINUTE = 150
+JOB_ENVELOPE_BYTES = 512  # the job's type, relationships and brackets, generously
 MAX_RELATIONSHIPS = 1000
 MAX_FILTER = 100
 STANDARD_FIELDS = {
@@ -83,11 +86,21 @@ JSONAPI = "application/vnd.api+json"
 class KlaviyoDestination(HttpDestination):
     name: ClassVar[str] = "klaviyo"
     limits: ClassVar[DestinationLimits] = DestinationLimits(
-        max_batch_size=MAX_RELATIONSHIPS,  # list relationships take 1,000; imports take up to 10,000
-        max_batch_bytes=5 * 1024 * 1024,
-        requests_per_second=2.5,  # steady 150/min
-        burst=10,  # burst 10/s
-        extra={"max_import_profiles": MAX_IMPORT},
+        # A profile batch is one bulk import job (up to 10,000 profiles and 5 MB); an audience
+        # batch stays within what one list-relationships call takes (1,000), for its removals.
+        max_batch_size=MAX_IMPORT,
+        max_batch_bytes=MAX_IMPORT_BYTES,
+        # Burst 10/s and steady 150/min, in fixed windows. A bucket of 10 refilled at 140/min
+        # never sends more than 150 in any 60 s, nor more than 10 in any second.
+        requests_per_second=(STEADY_PER_MINUTE - BURST_PER_SECOND) / 60,
+        burst=BURST_PER_SECOND,
+        extra={
+            "max_batch_size_by_mode": {"audience": MAX_RELATIONSHIPS},
+            "max_import_profiles": MAX_IMPORT,
+            # Up to three import jobs in flight at once (our choice, not a documented limit):
+            # a job is asynchronous, so the next one is submitted while the last is processed.
+            "max_concurrency": 3,
+        },
     )
     supported_modes: ClassVar[frozenset[str]] = frozenset({"upsert", "add-only", "audience"})
     supported_objects: ClassVar[frozenset[str]] = frozenset({"profile", "audience"})
@@ -130,7 +143,7 @@ class KlaviyoDestination(HttpDestination):
             raise ConfigurationError(self.client.redact(f"klaviyo: check failed: {vendor_message(response)}"))
 
     def _profile(self, record: Record) -> dict[str, Any]:
-        payload = jsonable(dict(record.payload))
+        payload = as_dict(record.payload)
         key_field = self._key_field(record)
         attributes: dict[str, Any] = {}
         if not payload.get(key_field):
@@ -159,13 +172,41 @@ class KlaviyoDestination(HttpDestination):
         return [refused(record, problems[i]) if i in problems else ok(record) for i, record in enumerate(batch.records)]
 
     def _import(self, records: list[tuple[int, Record]], list_id: str | None) -> dict[int, str]:
-        data: dict[str, Any] = {
-            "type": "profile-bulk-import-job",
-            "attributes": {"profiles": {"data": [self._profile(r) for _, r in records]}},
-        }
+        """One job per 10,000 profiles and 5 MB (the engine's batches usually fit in one)."""
+        chunks: list[tuple[list[tuple[int, Record]], list[str]]] = [([], [])]
+        size = JOB_ENVELOPE_BYTES
+        for item in records:
+            encoded = json.dumps(self._profile(item[1]), separators=(",", ":"))
+            needed = len(encoded.encode()) + 1
+            chunk_records, chunk_profiles = chunks[-1]
+            if chunk_records and (len(chunk_records) >= MAX_IMPORT or size + needed > MAX_IMPORT_BYTES):
+                chunks.append(([], []))
+                size = JOB_ENVELOPE_BYTES
+            chunks[-1][0].append(item)
+            chunks[-1][1].append(encoded)
+            size += needed
+        problems: dict[int, str] = {}
+        for chunk_records, chunk_profiles in chunks:
+            problems.update(self._import_job(chunk_records, chunk_profiles, list_id))
+        return problems
+
+    def _import_job(
+        self, records: list[tuple[int, Record]], profiles: list[str], list_id: str | None
+    ) -> dict[int, str]:
+        # The profiles are encoded once, above; the body is assembled around them.
+        relationships = ""
         if list_id:
-            data["relationships"] = {"lists": {"data": [{"type": "list", "id": list_id}]}}
-        response = self._send("POST", "/api/profile-bulk-import-jobs", {"data": data})
+            relationships = ',"relationships":' + json.dumps(
+                {"lists": {"data": [{"type": "list", "id": list_id}]}}, separators=(",", ":")
+            )
+        body = (
+            '{"data":{"type":"profile-bulk-import-job","attributes":{"profiles":{"data":['
+            + ",".join(profiles)
+            + "]}}"
+            + relationships
+            + "}}"
+        ).encode()
+        response = self._send("POST", "/api/profile-bulk-import-jobs", raw=body)
         job = _json(response).get("data") or {}
         job_id = job.get("id")
         if not job_id:
@@ -227,18 +268,22 @@ class KlaviyoDestination(HttpDestination):
             self._send("DELETE", f"/api/lists/{list_id}/relationships/profiles", body)
 
     def _list_id(self, audience_id: str) -> str:
-        """A Klaviyo list id as is (``list_ids: true``), else a list name looked up and created if missing."""
-        if audience_id in self._lists:
-            return self._lists[audience_id]
+        """A Klaviyo list id as is (``list_ids: true``), else a list name looked up and created if missing.
+
+        Under the instance's lock: two batches of one list sent at once never both create it.
+        """
         if self.settings.get("list_ids"):
             return audience_id
-        found = self._find_list(audience_id)
-        if found is None:
-            if not self.settings.get("create_lists", True):
-                raise ConfigurationError(f"klaviyo: no list named {audience_id!r} (set create_lists to create it)")
-            found = self._create_list(audience_id)
-        self._lists[audience_id] = found
-        return found
+        with self.lock:
+            if audience_id in self._lists:
+                return self._lists[audience_id]
+            found = self._find_list(audience_id)
+            if found is None:
+                if not self.settings.get("create_lists", True):
+                    raise ConfigurationError(f"klaviyo: no list named {audience_id!r} (set create_lists to create it)")
+                found = self._create_list(audience_id)
+            self._lists[audience_id] = found
+            return found
 
     def _find_list(self, name: str) -> str | None:
         """The id of the list with this name (``GET /api/lists?filter=equals(name,"...")``), or None."""
@@ -261,23 +306,30 @@ class KlaviyoDestination(HttpDestination):
                 found = self._find_list(name)
                 if found is not None:
                     return found
-            policy = self.client.policy
-            self.client.policy = dataclasses.replace(policy, attempts=1)  # no blind retry of the create
-            try:
-                created = _json(self._send("POST", "/api/lists", body)).get("data") or {}
+            try:  # no blind retry of the create
+                created = _json(self._send("POST", "/api/lists", body, attempts=1)).get("data") or {}
             except TransientError as exc:
                 failure = exc
                 continue
-            finally:
-                self.client.policy = policy
             if not created.get("id"):
                 raise ConfigurationError(f"klaviyo: creating list {name!r} answered without an id")
             return created["id"]
         raise TransientError(f"klaviyo: creating list {name!r} failed {attempts} times: {failure}")
 
-    def _send(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None):
-        data = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
-        response = self.client.request(method, path, data=data, params=params)
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+        *,
+        raw: bytes | None = None,
+        attempts: int | None = None,
+    ):
+        data = raw
+        if data is None and body is not None:
+            data = json.dumps(body, separators=(",", ":")).encode()
+        response = self.client.request(method, path, data=data, params=params, attempts=attempts)
         if response.status_code == 404:
             raise ConfigurationError(self.client.redact(f"klaviyo: {path}: {vendor_message(response)}"))
         if response.status_code >= 400:

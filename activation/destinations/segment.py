@@ -32,7 +32,20 @@ import base64
 import hashlib
 from typing import Any, ClassVar
 
-from activation.destinations.base import HttpDestination, changed_fields, event_time, json_size, jsonable, ok, refused
+from activation.destinations.base import (
+    JSON_HEADERS,
+    HttpDestination,
+    RawJson,
+    as_dict,
+    changed_fields,
+    encode,
+    event_time,
+    json_body,
+    ok,
+    refused,
+    text_size,
+    with_fields,
+)
 from activation.http import HttpClient, Secret, vendor_message
 from activation.protocol import Batch, BatchRejected, ConfigurationError, DestinationLimits, Record, RecordResult
 
@@ -57,6 +70,7 @@ class SegmentDestination(HttpDestination):
         max_record_bytes=MAX_MESSAGE_BYTES,
         requests_per_second=500.0,  # Segment asks to stay under about 1,000 requests per second
         burst=500,
+        extra={"max_concurrency": 4},  # batches in flight at once; the bucket is shared
     )
     supported_modes: ClassVar[frozenset[str]] = frozenset({"upsert", "mirror", "add-only", "audience"})
     supported_objects: ClassVar[frozenset[str]] = frozenset({"profile", "audience", "event"})
@@ -85,13 +99,15 @@ class SegmentDestination(HttpDestination):
             if record.change == "removed":
                 traits = {k: None for k in record.payload}
             else:
-                traits = jsonable(changed_fields(record))
+                traits = changed_fields(record)
             return [{"type": "identify", **who, "traits": traits, "messageId": message_id(record.idempotency_key)}]
         if batch.object == "audience":
             member = record.change != "removed"
-            traits = {batch.audience_id: member}
-            if member:
-                traits.update(jsonable(changed_fields(record)))
+            traits: dict[str, Any] | RawJson = {batch.audience_id: member}
+            if member and (record.change == "added" or not record.previous):
+                traits = with_fields(traits, record.payload)  # spliced from the warehouse's JSON
+            elif member:
+                traits.update(changed_fields(record))
             messages = [
                 {
                     "type": "identify",
@@ -111,13 +127,13 @@ class SegmentDestination(HttpDestination):
                         "type": "track",
                         **who,
                         "event": event,
-                        "properties": {"audience_key": batch.audience_id, **jsonable(dict(record.payload))},
+                        "properties": with_fields({"audience_key": batch.audience_id}, record.payload),
                         "timestamp": timestamp,
                         "messageId": message_id(record.idempotency_key, "track"),
                     }
                 )
             return messages
-        payload = jsonable(dict(record.payload))
+        payload = as_dict(record.payload)
         event = payload.pop("event", None) or payload.pop("name", None)
         properties = payload.pop("properties", None) or payload
         return [
@@ -134,14 +150,15 @@ class SegmentDestination(HttpDestination):
     def write(self, batch: Batch) -> list[RecordResult]:
         self.accept(batch)
         results: dict[int, RecordResult] = {}
-        requests: list[list[dict[str, Any]]] = [[]]
+        requests: list[list[RawJson]] = [[]]
         size = ENVELOPE_BYTES
         for index, record in enumerate(batch.records):
             messages = self._messages(batch, record)
             if any(m["type"] == "track" and not m.get("event") for m in messages):
                 results[index] = refused(record, "an event record needs an 'event' or 'name' field")
                 continue
-            sizes = [json_size(m) for m in messages]
+            encoded = [RawJson(encode(m)) for m in messages]  # once: for the sizes and for the request
+            sizes = [text_size(m) for m in encoded]
             if max(sizes) > MAX_MESSAGE_BYTES:
                 results[index] = refused(
                     record, f"message is {max(sizes)} bytes; Segment accepts at most {MAX_MESSAGE_BYTES} bytes"
@@ -151,7 +168,7 @@ class SegmentDestination(HttpDestination):
             if requests[-1] and size + needed > MAX_BATCH_BYTES:
                 requests.append([])
                 size = ENVELOPE_BYTES
-            requests[-1].extend(messages)
+            requests[-1].extend(encoded)
             size += needed
             results[index] = ok(record)
         for messages in requests:
@@ -159,8 +176,8 @@ class SegmentDestination(HttpDestination):
                 self._send(messages)
         return [results[i] for i in range(len(batch.records))]
 
-    def _send(self, messages: list[dict[str, Any]]) -> None:
-        response = self.client.request("POST", "/v1/batch", json={"batch": messages})
+    def _send(self, messages: list[RawJson]) -> None:
+        response = self.client.request("POST", "/v1/batch", data=json_body(batch=messages), headers=JSON_HEADERS)
         if response.status_code in (400, 413):
             raise BatchRejected(self.client.redact(f"segment: {vendor_message(response)}"), status=response.status_code)
         if response.status_code == 404:

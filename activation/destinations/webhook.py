@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from activation.destinations.base import HttpDestination, iso_now, jsonable, ok, refused
+from activation.destinations.base import HttpDestination, as_dict, iso_now, ok, refused
 from activation.http import HttpClient, Secret, vendor_message
 from activation.protocol import Batch, ConfigurationError, DestinationLimits, RecordResult
 
@@ -50,6 +50,9 @@ class WebhookDestination(HttpDestination):
         max_record_bytes=256 * 1024,
         requests_per_second=10.0,
         burst=10,
+        # Batches in flight at once (each record is its own request); the bucket is shared, and
+        # ``max_concurrency: 1`` in the sync's settings keeps a receiver to one request at a time.
+        extra={"max_concurrency": 4},
     )
     supported_modes: ClassVar[frozenset[str]] = frozenset({"upsert", "mirror", "add-only", "audience"})
     # A webhook carries any record; these are the objects journey-atc's sync models produce.
@@ -110,8 +113,8 @@ class WebhookDestination(HttpDestination):
                     "object": batch.object,
                     "key": record.key,
                     "audience_id": batch.audience_id,
-                    "payload": jsonable(dict(record.payload)),
-                    "previous": jsonable(dict(record.previous)) if record.previous else None,
+                    "payload": as_dict(record.payload),
+                    "previous": as_dict(record.previous) if record.previous else None,
                 },
             }
             response = self._post(record.idempotency_key, payload)

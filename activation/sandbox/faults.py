@@ -23,6 +23,7 @@ the body of ``POST /_sandbox/faults``) looks like::
         reject_pattern: "@invalid\\."   # records whose identifier matches are refused
         reject_fraction: 0.05   # plus this stable fraction of identifiers
         rate_limit: {requests_per_second: 1000, burst: 3000}   # null disables
+        # (per_minute: N adds a fixed 60-second window of N requests, as Klaviyo's steady limit)
         match: "^POST /braze/users/track$"   # inject the faults above only into matching requests
       klaviyo:
         job_pending_polls: 2    # bulk import jobs stay "processing" for two status polls
@@ -53,7 +54,8 @@ DEFAULT_RATE_LIMITS: dict[str, dict[str, float] | None] = {
     "braze": {"requests_per_second": 1000.0, "burst": 3000},  # 3,000 requests per 3 seconds
     "iterable": {"requests_per_second": 5.0, "burst": 5},  # bulkUpdate: 5 requests per second
     "customerio": {"requests_per_second": 100.0, "burst": 100},  # Track API fair use: 100/s
-    "klaviyo": {"requests_per_second": 10.0, "burst": 10},  # bulk import, list relationships: 10/s burst
+    # bulk import jobs and list relationships: burst 10/s and steady 150/min, fixed windows
+    "klaviyo": {"requests_per_second": 10.0, "burst": 10, "per_minute": 150},
     "segment": {"requests_per_second": 1000.0, "burst": 1000},
     "webhook": None,
 }
@@ -119,19 +121,32 @@ class Decision:
 
 
 class _Bucket:
-    def __init__(self, rate: float, burst: float) -> None:
+    """A token bucket (``rate`` per second up to ``burst``), plus an optional fixed window of
+    ``per_minute`` requests (a steady limit such as Klaviyo's 150/min)."""
+
+    def __init__(self, rate: float, burst: float, per_minute: float | None = None) -> None:
         self.rate = rate
         self.capacity = max(1.0, burst)
         self.tokens = self.capacity
         self.updated = time.monotonic()
+        self.per_minute = per_minute
+        self.window_start = self.updated
+        self.window_count = 0
 
     def take(self) -> float | None:
         """None when a token was taken; else seconds until one is free."""
         now = time.monotonic()
         self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
+        if self.per_minute:
+            if now - self.window_start >= 60:
+                self.window_start = now - (now - self.window_start) % 60
+                self.window_count = 0
+            if self.window_count >= self.per_minute:
+                return self.window_start + 60 - now
         if self.tokens >= 1:
             self.tokens -= 1
+            self.window_count += 1
             return None
         return (1 - self.tokens) / self.rate
 
@@ -192,7 +207,11 @@ class FaultInjector:
             self.vendors = parsed
             self._rng = {name: random.Random(f"{self.seed}:{name}") for name in VENDORS}
             self._buckets = {
-                name: _Bucket(float(f.rate_limit["requests_per_second"]), float(f.rate_limit.get("burst", 1)))
+                name: _Bucket(
+                    float(f.rate_limit["requests_per_second"]),
+                    float(f.rate_limit.get("burst", 1)),
+                    float(f.rate_limit["per_minute"]) if f.rate_limit.get("per_minute") else None,
+                )
                 for name, f in parsed.items()
                 if f.rate_limit
             }
