@@ -142,6 +142,12 @@ def do_load(db_path: Path, data_dir: Path):
 
 
 def do_build(db_path: Path, as_of: datetime | None, select: str | None, full_refresh: bool) -> float:
+    from journey_atc.incremental_state import full_refresh_reason
+
+    reason = None if full_refresh else full_refresh_reason(db_path)
+    if reason:
+        console.print(f"{reason}: building with --full-refresh")
+        full_refresh = True
     if as_of is None:
         as_of = infer_as_of(db_path) or DEFAULT_AS_OF
     dbt_vars = {"atc__as_of": as_of_text(as_of)}

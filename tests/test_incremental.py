@@ -3,7 +3,8 @@
 The generated-data check holds back a fifth of the events and lands them five
 minutes later; the hand-made cases below aim at what a random hold-back rarely
 hits: a later-arriving delivery that replaces the kept version of an event, a
-merge of two people, and an identifier that stops being over-linked."""
+merge of two people, an identifier that stops being over-linked, and a raw
+row loaded again with other content."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from conftest import Warehouse
 from test_identity import event
 
 from journey_atc.incremental_check import compare_warehouses, run_check
+from journey_atc.incremental_state import full_refresh_reason
 from journey_atc.raw_schema import insert_rows
 
 pytestmark = pytest.mark.slow
@@ -85,6 +87,15 @@ def test_replaced_deliveries_merges_and_unlinked_identifiers_match_a_full_refres
     # an earlier delivery of a kiosk event without the device: kiosk-1 drops
     # to two links, under the limit, and links its browsers again
     kiosk_fix = {**shared_device[0], "context": {"locale": "en-US"}, "received_at": "2026-10-01T09:00:00Z"}
+    # a file re-loaded with other content for one line: the row is staged again
+    reloaded = {**first[3], "user_id": "u-moved", "anonymous_id": "a-moved", "_source_file": "fixture"}
+    for db in (warehouse.path, full / "warehouse.duckdb"):
+        with duckdb.connect(str(db)) as con:
+            line = con.execute(
+                "select _source_line from raw.events where message_id = ?", [first[3]["message_id"]]
+            ).fetchone()[0]
+            con.execute("delete from raw.events where _source_file = 'fixture' and _source_line = ?", [line])
+            insert_rows(con, "events", [{**reloaded, "_source_line": line, "_loaded_at": "2026-10-20 00:01:00"}])
     second = [
         earlier,
         kiosk_fix,
@@ -117,8 +128,35 @@ def test_replaced_deliveries_merges_and_unlinked_identifiers_match_a_full_refres
     assert people["a-kiosk-1"] == people["a-kiosk-2"] == people["kiosk-1"]
     # the replaced version's identifiers left the graph, the new ones joined it
     nodes = {value for (value,) in warehouse.query("select identifier_value from identity_person_map")}
-    assert {"u-new", "a-new"} <= nodes
-    assert not {"u-old", "a-old"} & nodes
+    assert {"u-new", "a-new", "u-moved", "a-moved"} <= nodes
+    assert not {"u-old", "a-old", "u-stays", "a-stays"} & nodes
     assert warehouse.query("select event_count from int_identity__identifier_sets where user_id = 'u-old'") == [(0,)]
     # two merges recorded: Ada's and Bob's people, and the two kiosk browsers'
     assert warehouse.query("select count(*) from identity_merges where merge_type = 'merge'") == [(2,)]
+
+
+def test_a_build_that_did_not_finish_or_a_reloaded_raw_table_asks_for_a_full_refresh(warehouse):
+    _load(warehouse.path, [event(user_id="u1", anonymous_id="a1")], "2026-10-19 23:00:00")
+    # only staging selected: the identity part of the chain did not run
+    warehouse.dbt("build", "--select", "+stg_segment__events", dbt_vars={"atc__as_of": AS_OF_1})
+    reason = full_refresh_reason(warehouse.path)
+    assert reason is not None and "ended incomplete" in reason
+    assert warehouse.query("select status from atc_incremental_builds") == [("incomplete",)]
+
+    _build(warehouse, AS_OF_1, "--full-refresh")
+    assert full_refresh_reason(warehouse.path) is None
+    assert warehouse.query("select status, full_refresh from atc_incremental_builds order by build_number")[-1] == (
+        "complete",
+        True,
+    )
+
+    # new rows landing later: an incremental build is safe
+    _load(warehouse.path, [event(user_id="u2", anonymous_id="a2")], "2026-10-20 00:01:00")
+    assert full_refresh_reason(warehouse.path) is None
+
+    # raw.events loaded from scratch: every raw row is newer than anything staged
+    with duckdb.connect(str(warehouse.path)) as con:
+        con.execute("delete from raw.events")
+    _load(warehouse.path, [event(user_id="u3", anonymous_id="a3")], "2026-10-21 00:00:00")
+    reason = full_refresh_reason(warehouse.path)
+    assert reason is not None and "loaded from scratch" in reason

@@ -174,6 +174,7 @@ def test_the_schedules_sensor_and_jobs_an_operator_expects(defs):
     assert FULL_REFRESH_TAG not in micro.tags
     assert dbt_build_args("2026-11-01 00:05:00", micro.tags)[-1] != "--full-refresh"
     assert dbt_build_args("2026-11-01 00:05:00", defs.resolve_job_def("full_rebuild").tags)[-1] == "--full-refresh"
+    assert dbt_build_args("2026-11-01 00:05:00", micro.tags, "the last build ended incomplete")[-1] == "--full-refresh"
 
 
 def test_the_sensor_starts_the_micro_batch_once_per_new_file_and_never_while_a_run_is_active(tmp_path, defs):

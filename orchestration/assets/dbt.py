@@ -13,6 +13,7 @@ import dagster as dg
 import duckdb
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from journey_atc.incremental_state import full_refresh_reason
 from orchestration import reports
 from orchestration.resources import FULL_REFRESH_TAG, AtcResource, as_of_for_dbt
 
@@ -83,10 +84,11 @@ def warehouse_is_free(db_path) -> bool:
     return True
 
 
-def dbt_build_args(as_of_text: str, tags: Mapping[str, str]) -> list[str]:
-    """The dbt command of a run: incremental, or a full refresh when the run is tagged for one."""
+def dbt_build_args(as_of_text: str, tags: Mapping[str, str], refresh_reason: str | None = None) -> list[str]:
+    """The dbt command of a run: incremental, or a full refresh when the run is tagged for one
+    or the warehouse needs one (journey_atc.incremental_state.full_refresh_reason)."""
     args = ["build", "--vars", json.dumps({"atc__as_of": as_of_text})]
-    if tags.get(FULL_REFRESH_TAG) == "true":
+    if tags.get(FULL_REFRESH_TAG) == "true" or refresh_reason:
         args.append("--full-refresh")
     return args
 
@@ -109,7 +111,10 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
             raise dg.RetryRequested(max_retries=5, seconds_to_wait=15)
         # profiles.yml reads the warehouse path from the environment of the dbt process.
         os.environ["ATC_DUCKDB_PATH"] = str(atc.db)
-        args = dbt_build_args(as_of_for_dbt(as_of), context.run.tags)
+        refresh_reason = full_refresh_reason(atc.db)
+        if refresh_reason:
+            context.log.warning(f"{refresh_reason}: this run builds with --full-refresh")
+        args = dbt_build_args(as_of_for_dbt(as_of), context.run.tags, refresh_reason)
         mode = "full refresh" if "--full-refresh" in args else "incremental"
         context.log.info(f"dbt build ({mode}) with as_of = {as_of_for_dbt(as_of)} UTC on {atc.db}")
         invocation = dbt.cli(

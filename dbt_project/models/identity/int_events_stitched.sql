@@ -15,10 +15,6 @@ with
 
 {% if is_incremental() %}
 
-all_events as (
-    select * from {{ ref('stg_segment__events') }}
-),
-
 touched_nodes as (
     select * from {{ ref('int_identity__touched_nodes') }}
 ),
@@ -58,11 +54,11 @@ touched_sets as (
 -- event's identifiers against the few touched combinations)
 events as (
     select all_events.*
-    from all_events
+    from {{ ref('stg_segment__events') }} as all_events
     where {{ journey_atc.changed_in_this_run('all_events._staged_at') }}
     union all
     select all_events.*
-    from all_events
+    from {{ ref('stg_segment__events') }} as all_events
     inner join touched_sets
         on
             all_events.user_id is not distinct from touched_sets.user_id
@@ -86,7 +82,10 @@ person_map as (
 ),
 
 -- the person lookups run once per distinct combination of identifiers, not
--- once per event: a browser or app install repeats the same few on every event
+-- once per event: a browser or app install repeats the same few on every event.
+-- They come from the identifier sets, not from the events, so the events are
+-- read once (DuckDB materialises a CTE read twice: here every wide event row).
+-- On an incremental run the events read above are few, and read twice.
 identifier_sets as (
     select distinct
         user_id,
@@ -94,7 +93,12 @@ identifier_sets as (
         device_id,
         email,
         phone_e164
+    {%- if is_incremental() %}
     from events
+    {%- else %}
+        from {{ ref('int_identity__identifier_sets') }}
+        where event_count > 0
+    {%- endif %}
 ),
 
 -- over-linked identifiers are absent from the person map, so the first

@@ -3,11 +3,13 @@
     and edges of the identity graph are built from these few rows instead of
     from every event.
     Incremental (docs/incremental.md): a run adds the events staged in this run
-    to their sets. When a later-arriving delivery replaces the kept version of
-    an event (an earlier received_at), the set that held the old version is
-    counted again from the clean events; a set left with no events keeps a row
-    with event_count 0, so the nodes it held are re-stitched. Rows written in
-    this run carry _changed_at = as_of. -#}
+    to their sets. When the kept version of an event changed (a later-arriving
+    delivery with an earlier received_at, a raw row loaded again with other
+    content), the set that held the version counted before (read from
+    int_events_stitched, not yet rebuilt) is counted again from the clean
+    events; a set left with no events keeps a row with event_count 0, so the
+    nodes it held are re-stitched. Rows written in this run carry
+    _changed_at = as_of. -#}
 {{ config(
     materialized=journey_atc.incremental_or_table(),
     incremental_strategy='delete+insert',
@@ -15,6 +17,7 @@
     on_schema_change='fail',
 ) }}
 {%- set set_columns = ['user_id', 'anonymous_id', 'previous_id', 'device_id', 'email', 'phone_e164', 'event_type'] -%}
+{%- set previous_events = journey_atc.previous_relation('int_events_stitched') -%}
 
 -- depends_on: {{ ref('stg_segment__events_checked') }}
 
@@ -26,81 +29,93 @@ events as (
 
 {% if is_incremental() %}
 
-checked_events as (
-    select * from {{ ref('stg_segment__events_checked') }}
-),
-
+{#- Each relation is named where it is read: a CTE read twice is
+    materialised whole by DuckDB. -#}
 -- message ids with a delivery that passed its checks in this run
 changed_ids as (
     select distinct event_id
-    from checked_events
+    from {{ ref('stg_segment__events_checked') }}
     where
         reason_code is null
         and {{ journey_atc.changed_in_this_run('_staged_at') }}
 ),
 
--- every passing delivery of those events, ranked twice: among all of them
--- (the first is the version kept now, as stg_segment__events keeps it) and
--- among those staged before this run (the first is the version kept before;
--- none for an event new in this run)
-deliveries as (
+-- the version each of those events is kept in now: the first of its passing
+-- deliveries, as stg_segment__events keeps it
+ranked_deliveries as (
     select
         checked_events.event_id,
         {% for column in set_columns -%}
             checked_events.{{ column }},
         {% endfor -%}
         checked_events.occurred_at,
-        checked_events._source_file,
-        checked_events._source_line,
-        {{ journey_atc.changed_in_this_run('checked_events._staged_at') }} as is_staged_now,
         row_number() over (
             partition by checked_events.event_id
             order by checked_events.received_at, checked_events._source_file, checked_events._source_line
-        ) as version_rank,
-        row_number() over (
-            partition by
-                checked_events.event_id,
-                {{ journey_atc.changed_in_this_run('checked_events._staged_at') }}
-            order by checked_events.received_at, checked_events._source_file, checked_events._source_line
-        ) as rank_within_run
-    from checked_events
+        ) as version_rank
+    from {{ ref('stg_segment__events_checked') }} as checked_events
     inner join changed_ids
         on checked_events.event_id = changed_ids.event_id
     where checked_events.reason_code is null
 ),
 
-old_versions as (
-    select *
-    from deliveries
-    where not is_staged_now and rank_within_run = 1
-),
-
 new_versions as (
     select *
-    from deliveries
+    from ranked_deliveries
     where version_rank = 1
 ),
 
--- events whose kept delivery did not change are left alone
+-- the version the previous run counted: the event as int_events_stitched
+-- still holds it (this model runs before that one is rebuilt)
+old_versions as (
+    select
+        previous_events.event_id,
+        {% for column in set_columns -%}
+            previous_events.{{ column }},
+        {% endfor -%}
+        previous_events.occurred_at
+    from ({{ journey_atc.relation_or_empty(previous_events, [
+        ('event_id', dbt.type_string()),
+        ('user_id', dbt.type_string()),
+        ('anonymous_id', dbt.type_string()),
+        ('previous_id', dbt.type_string()),
+        ('device_id', dbt.type_string()),
+        ('email', dbt.type_string()),
+        ('phone_e164', dbt.type_string()),
+        ('event_type', dbt.type_string()),
+        ('occurred_at', dbt.type_timestamp()),
+    ]) }}) as previous_events
+    inner join changed_ids
+        on previous_events.event_id = changed_ids.event_id
+),
+
+-- an event counts again only when what it contributes changed
+unchanged as (
+    select new_versions.event_id
+    from new_versions
+    inner join old_versions
+        on
+            new_versions.event_id = old_versions.event_id
+            and new_versions.occurred_at is not distinct from old_versions.occurred_at
+            {% for column in set_columns -%}
+                and new_versions.{{ column }} is not distinct from old_versions.{{ column }}
+            {% endfor %}
+),
+
 added as (
     select new_versions.*
     from new_versions
-    left join old_versions
-        on
-            new_versions.event_id = old_versions.event_id
-            and new_versions._source_file = old_versions._source_file
-            and new_versions._source_line = old_versions._source_line
-    where old_versions.event_id is null
+    left join unchanged
+        on new_versions.event_id = unchanged.event_id
+    where unchanged.event_id is null
 ),
 
 removed as (
     select old_versions.*
     from old_versions
-    inner join new_versions
-        on old_versions.event_id = new_versions.event_id
-    where
-        old_versions._source_file <> new_versions._source_file
-        or old_versions._source_line <> new_versions._source_line
+    left join unchanged
+        on old_versions.event_id = unchanged.event_id
+    where unchanged.event_id is null
 ),
 
 -- sets that lost an event are counted again from every clean event

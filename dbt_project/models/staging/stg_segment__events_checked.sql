@@ -34,25 +34,10 @@
 
 with
 
-raw_events as (
-
-    select * from {{ source('raw', 'events') }}
-
-),
-
 {% if is_incremental() %}
 
-staged as (
-
-    select
-        _source_file,
-        _source_line,
-        _loaded_at,
-        reason_code
-    from {{ this }}
-
-),
-
+{#- Each relation is named where it is read, not through a shared CTE: a CTE
+    read twice is materialised whole by DuckDB, tens of millions of rows. -#}
 watermark as (
 
     select
@@ -60,20 +45,24 @@ watermark as (
             'hour', -lookback_hours,
             "coalesce(max(_loaded_at), cast('1900-01-01 00:00:00' as " ~ dbt.type_timestamp() ~ "))",
         ) }} as loaded_since
-    from staged
+    from {{ this }}
 
 ),
 
--- raw rows loaded since the watermark that are not staged yet
+-- raw rows loaded since the watermark that are not staged yet (only staged
+-- rows of the same window can be the same raw row); a raw row loaded again
+-- (a file re-loaded: a newer _loaded_at) is staged again
 new_rows as (
 
     select raw_events.*
-    from raw_events
+    from {{ source('raw', 'events') }} as raw_events
     cross join watermark
-    left join staged
+    left join {{ this }} as staged
         on
             raw_events._source_file = staged._source_file
             and raw_events._source_line = staged._source_line
+            and raw_events._loaded_at is not distinct from staged._loaded_at
+            and (staged._loaded_at >= watermark.loaded_since or staged._loaded_at is null)
     where
         (raw_events._loaded_at >= watermark.loaded_since or raw_events._loaded_at is null)
         and staged._source_file is null
@@ -84,11 +73,12 @@ new_rows as (
 recheck_rows as (
 
     select raw_events.*
-    from raw_events
-    inner join staged
+    from {{ source('raw', 'events') }} as raw_events
+    inner join {{ this }} as staged
         on
             raw_events._source_file = staged._source_file
             and raw_events._source_line = staged._source_line
+            and raw_events._loaded_at is not distinct from staged._loaded_at
     where staged.reason_code = 'absurd_timestamp'
 
 ),
@@ -105,7 +95,7 @@ source as (
 
     source as (
 
-        select * from raw_events
+        select * from {{ source('raw', 'events') }}
 
     ),
 

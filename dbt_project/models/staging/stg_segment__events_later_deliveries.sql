@@ -39,7 +39,7 @@ passed_checks as (
     {%- if is_incremental() %}
         and event_id in (
             select staged_now.event_id
-            from checked_events as staged_now
+            from {{ ref('stg_segment__events_checked') }} as staged_now
             where {{ journey_atc.changed_in_this_run('staged_now._staged_at') }}
         )
         {%- endif %}
