@@ -64,6 +64,23 @@ class HttpDestination:
     def _make_client(self) -> HttpClient:
         raise NotImplementedError
 
+    def _named_list(self, name: str, lists: dict[str, Any], find, create) -> Any:
+        """The id of the tool's list called ``name``: cached in ``lists``, else found, else created.
+
+        Under the instance's lock: two batches of one list sent at once never both create it.
+        ``create_lists: false`` refuses to create a missing list.
+        """
+        with self.lock:
+            if name in lists:
+                return lists[name]
+            found = find(name)
+            if found is None:
+                if not self.settings.get("create_lists", True):
+                    raise ConfigurationError(f"{self.name}: no list named {name!r} (set create_lists to create it)")
+                found = create(name)
+            lists[name] = found
+            return found
+
     def secret(self, field: str, default_env: str) -> Secret:
         return read_secret(self.settings, field, self.env, destination=self.name, default_env=default_env)
 

@@ -274,16 +274,7 @@ class KlaviyoDestination(HttpDestination):
         """
         if self.settings.get("list_ids"):
             return audience_id
-        with self.lock:
-            if audience_id in self._lists:
-                return self._lists[audience_id]
-            found = self._find_list(audience_id)
-            if found is None:
-                if not self.settings.get("create_lists", True):
-                    raise ConfigurationError(f"klaviyo: no list named {audience_id!r} (set create_lists to create it)")
-                found = self._create_list(audience_id)
-            self._lists[audience_id] = found
-            return found
+        return self._named_list(audience_id, self._lists, self._find_list, self._create_list)
 
     def _find_list(self, name: str) -> str | None:
         """The id of the list with this name (``GET /api/lists?filter=equals(name,"...")``), or None."""

@@ -2,6 +2,7 @@
     Incremental (docs/incremental.md): a run stitches again the events staged
     in this run and every event carrying an identifier whose person may have
     changed (int_identity__touched_nodes), and replaces them on event_id. -#}
+{%- set stitch_keys = ['user_id', 'anonymous_id', 'device_id', 'email', 'phone_e164'] -%}
 {{ config(
     materialized=journey_atc.incremental_or_table(),
     incremental_strategy='delete+insert',
@@ -60,12 +61,7 @@ events as (
     select all_events.*
     from {{ ref('stg_segment__events') }} as all_events
     inner join touched_sets
-        on
-            all_events.user_id is not distinct from touched_sets.user_id
-            and all_events.anonymous_id is not distinct from touched_sets.anonymous_id
-            and all_events.device_id is not distinct from touched_sets.device_id
-            and all_events.email is not distinct from touched_sets.email
-            and all_events.phone_e164 is not distinct from touched_sets.phone_e164
+        on {{ journey_atc.null_safe_match('all_events', 'touched_sets', stitch_keys) }}
     where not {{ journey_atc.changed_in_this_run('all_events._staged_at') }}
 ),
 
@@ -145,12 +141,7 @@ stitched as (
         identifier_set_persons.stitched_via
     from events
     left join identifier_set_persons
-        on
-            events.user_id is not distinct from identifier_set_persons.user_id
-            and events.anonymous_id is not distinct from identifier_set_persons.anonymous_id
-            and events.device_id is not distinct from identifier_set_persons.device_id
-            and events.email is not distinct from identifier_set_persons.email
-            and events.phone_e164 is not distinct from identifier_set_persons.phone_e164
+        on {{ journey_atc.null_safe_match('events', 'identifier_set_persons', stitch_keys) }}
 ),
 
 final as (

@@ -96,10 +96,7 @@ unchanged as (
     inner join old_versions
         on
             new_versions.event_id = old_versions.event_id
-            and new_versions.occurred_at is not distinct from old_versions.occurred_at
-            {% for column in set_columns -%}
-                and new_versions.{{ column }} is not distinct from old_versions.{{ column }}
-            {% endfor %}
+            and {{ journey_atc.null_safe_match('new_versions', 'old_versions', set_columns + ['occurred_at']) }}
 ),
 
 added as (
@@ -136,11 +133,7 @@ recounted_events as (
         count(*) as event_count
     from events
     inner join recount_keys
-        on
-            {% for column in set_columns -%}
-                events.{{ column }} is not distinct from recount_keys.{{ column }}
-                {{ "and" if not loop.last }}
-            {% endfor %}
+        on {{ journey_atc.null_safe_match('events', 'recount_keys', set_columns) }}
     group by recount_keys.identifier_set_id
 ),
 
