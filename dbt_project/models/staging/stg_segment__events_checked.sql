@@ -37,17 +37,20 @@ with
 {% if is_incremental() %}
 
 {#- Each relation is named where it is read, not through a shared CTE: a CTE
-    read twice is materialised whole by DuckDB, tens of millions of rows. -#}
-watermark as (
-
-    select
-        {{ dbt.dateadd(
-            'hour', -lookback_hours,
-            "coalesce(max(_loaded_at), cast('1900-01-01 00:00:00' as " ~ dbt.type_timestamp() ~ "))",
-        ) }} as loaded_since
-    from {{ this }}
-
-),
+    read twice is materialised whole by DuckDB, tens of millions of rows. The
+    watermark is read before the query and written into it as a constant, so
+    both scans skip every block loaded before it instead of joining all rows. -#}
+{%- set loaded_since = '1900-01-01 00:00:00' -%}
+{%- if execute -%}
+    {%- set watermark_query -%}
+        select cast(
+            coalesce(max(_loaded_at), cast('1900-01-01 00:00:00' as timestamp))
+            - to_hours({{ lookback_hours }}) as varchar
+        )
+        from {{ this }}
+    {%- endset -%}
+    {%- set loaded_since = run_query(watermark_query).columns[0].values()[0] -%}
+{%- endif %}
 
 -- raw rows loaded since the watermark that are not staged yet (only staged
 -- rows of the same window can be the same raw row); a raw row loaded again
@@ -56,15 +59,41 @@ new_rows as (
 
     select raw_events.*
     from {{ source('raw', 'events') }} as raw_events
-    cross join watermark
-    left join {{ this }} as staged
+    left join (
+        select
+            _source_file,
+            _source_line,
+            _loaded_at
+        from {{ this }}
+        where _loaded_at >= cast('{{ loaded_since }}' as timestamp)
+    ) as staged
         on
             raw_events._source_file = staged._source_file
             and raw_events._source_line = staged._source_line
-            and raw_events._loaded_at is not distinct from staged._loaded_at
-            and (staged._loaded_at >= watermark.loaded_since or staged._loaded_at is null)
+            and raw_events._loaded_at = staged._loaded_at
     where
-        (raw_events._loaded_at >= watermark.loaded_since or raw_events._loaded_at is null)
+        raw_events._loaded_at >= cast('{{ loaded_since }}' as timestamp)
+        and staged._source_file is null
+
+),
+
+-- raw rows without a load time (written by hand, not by the loader)
+unstamped_rows as (
+
+    select raw_events.*
+    from {{ source('raw', 'events') }} as raw_events
+    left join (
+        select
+            _source_file,
+            _source_line
+        from {{ this }}
+        where _loaded_at is null
+    ) as staged
+        on
+            raw_events._source_file = staged._source_file
+            and raw_events._source_line = staged._source_line
+    where
+        raw_events._loaded_at is null
         and staged._source_file is null
 
 ),
@@ -86,6 +115,8 @@ recheck_rows as (
 source as (
 
     select * from new_rows
+    union all
+    select * from unstamped_rows
     union all
     select * from recheck_rows
 
