@@ -22,3 +22,9 @@
 {% macro identity_node_value(node_expr) -%}
     substring({{ node_expr }}, {{ dbt.length(dbt.split_part(node_expr, "':'", 1)) }} + 2)
 {%- endmacro %}
+
+{#- The five event columns whose combination decides an event's person, in
+    the order they are tried (int_identity__set_persons, int_events_stitched). -#}
+{% macro stitch_keys() -%}
+    {{ return(['user_id', 'anonymous_id', 'device_id', 'email', 'phone_e164']) }}
+{%- endmacro %}

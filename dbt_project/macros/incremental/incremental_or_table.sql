@@ -43,3 +43,25 @@
     {%- endif -%}
     {{ return(adapter.get_relation(this.database, this.schema, name)) }}
 {%- endmacro %}
+
+{#- int_events_stitched's post-hook after an incremental run: the older events
+    of every identifier combination re-stitched in this run
+    (int_identity__set_persons) take its person, where it changed. -#}
+{% macro restitch_events() -%}
+    {%- set stitch_keys = journey_atc.stitch_keys() -%}
+    {%- if is_incremental() -%}
+        update {{ this }} as stitched
+        set
+            person_id = set_persons.person_id,
+            stitched_via = set_persons.stitched_via
+        from {{ ref('int_identity__set_persons') }} as set_persons
+        where
+            {{ journey_atc.null_safe_match('stitched', 'set_persons', stitch_keys) }}
+            and (
+                stitched.person_id is distinct from set_persons.person_id
+                or stitched.stitched_via is distinct from set_persons.stitched_via
+            )
+    {%- else -%}
+        select 1 as nothing_to_restitch
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,108 @@
+{#- The person of each distinct combination of the five stitch identifiers
+    (user_id, anonymous_id, device_id, email, phone): the first identifier of
+    the combination found in the person map, so over-linked identifiers are
+    skipped. The lookups run once per combination, not once per event: a
+    browser or app install repeats the same few on every event.
+    A full build holds every combination that has events. An incremental run
+    (docs/incremental.md) holds only the combinations with a touched
+    identifier (int_identity__touched_nodes) and those of the events staged in
+    this run: int_events_stitched stitches its new events with them and gives
+    its older events of these combinations their new person. -#}
+{{ config(materialized='table') }}
+{%- set stitch_keys = journey_atc.stitch_keys() -%}
+{%- set stitch_columns = [
+    ('user_id', 'user_id'), ('anonymous_id', 'anonymous_id'), ('device_id', 'device_id'),
+    ('email', 'email'), ('phone', 'phone_e164'),
+] -%}
+{%- set incremental = journey_atc.incremental_or_table() == 'incremental' and not flags.FULL_REFRESH
+    and journey_atc.previous_relation('int_events_stitched') is not none -%}
+
+-- depends_on: {{ ref('int_identity__touched_nodes') }}
+-- depends_on: {{ ref('stg_segment__events') }}
+
+with
+
+{% if incremental %}
+
+touched_nodes as (
+    select * from {{ ref('int_identity__touched_nodes') }}
+),
+
+-- the combinations holding a touched identifier (each read names the sets
+-- table: DuckDB would materialise a CTE read five times whole)
+combinations as (
+    {% for identifier_type, column in stitch_columns -%}
+        select
+            {% for key in stitch_keys -%}
+                identifier_sets.{{ key }}{{ ',' if not loop.last }}
+            {% endfor -%}
+        from {{ ref('int_identity__identifier_sets') }} as identifier_sets
+        inner join touched_nodes
+            on {{ journey_atc.identity_node(identifier_type, 'identifier_sets.' ~ column) }} = touched_nodes.node
+        where identifier_sets.event_count > 0
+        union
+    {% endfor -%}
+    -- and those of the events staged in this run: a new version of an event
+    -- with the same identifiers leaves its set unchanged, so untouched
+    select distinct
+        {% for key in stitch_keys -%}
+            {{ key }}{{ ',' if not loop.last }}
+        {% endfor -%}
+    from {{ ref('stg_segment__events') }}
+    where {{ journey_atc.changed_in_this_run('_staged_at') }}
+),
+
+{% else %}
+
+    combinations as (
+        select distinct
+            {% for key in stitch_keys -%}
+                {{ key }}{{ ',' if not loop.last }}
+            {% endfor -%}
+        from {{ ref('int_identity__identifier_sets') }}
+        where event_count > 0
+    ),
+
+{% endif %}
+
+person_map as (
+    select * from {{ ref('identity_person_map') }}
+),
+
+-- over-linked identifiers are absent from the person map, so the first
+-- identifier found there is the first one that is not over-linked
+final as (
+    select
+        combinations.user_id,
+        combinations.anonymous_id,
+        combinations.device_id,
+        combinations.email,
+        combinations.phone_e164,
+        coalesce(
+            by_user.person_id,
+            by_anonymous.person_id,
+            by_device.person_id,
+            by_email.person_id,
+            by_phone.person_id
+        ) as person_id,
+        case
+            when by_user.person_id is not null then 'user_id'
+            when by_anonymous.person_id is not null then 'anonymous_id'
+            when by_device.person_id is not null then 'device_id'
+            when by_email.person_id is not null then 'email'
+            when by_phone.person_id is not null then 'phone'
+        end as stitched_via
+    from combinations
+    left join person_map as by_user
+        on {{ journey_atc.identity_node('user_id', 'combinations.user_id') }} = by_user.node
+    left join person_map as by_anonymous
+        on {{ journey_atc.identity_node('anonymous_id', 'combinations.anonymous_id') }} = by_anonymous.node
+    left join person_map as by_device
+        on {{ journey_atc.identity_node('device_id', 'combinations.device_id') }} = by_device.node
+    left join person_map as by_email
+        on {{ journey_atc.identity_node('email', 'combinations.email') }} = by_email.node
+    left join person_map as by_phone
+        on {{ journey_atc.identity_node('phone', 'combinations.phone_e164') }} = by_phone.node
+)
+
+select * from final
