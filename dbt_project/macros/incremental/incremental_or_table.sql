@@ -35,6 +35,15 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The post-hook of the identity models keyed on node: after an incremental
+    run, the touched nodes that left the graph (no events left, or now
+    over-linked) lose their row. -#}
+{% macro delete_nodes_that_left_the_graph() -%}
+    {{ journey_atc.delete_from_this_where(
+        'node in (select node from ' ~ ref('int_identity__touched_nodes') ~ ' where not is_graph_node)'
+    ) }}
+{%- endmacro %}
+
 {#- The relation a model left behind on the previous run, or none on a full
     refresh or a first run (then readers see no rows: relation_or_empty). -#}
 {% macro previous_relation(name) -%}

@@ -7,9 +7,7 @@
     unique_key='node',
     on_schema_change='fail',
     post_hook=[
-        "{{ journey_atc.delete_from_this_where(
-            'node in (select node from ' ~ ref('int_identity__touched_nodes') ~ ' where not is_graph_node)'
-        ) }}",
+        "{{ journey_atc.delete_nodes_that_left_the_graph() }}",
     ],
 ) }}
 {%- set as_of = journey_atc.as_of() -%}

@@ -4,9 +4,7 @@
     unique_key='node',
     on_schema_change='fail',
     post_hook=[
-        "{{ journey_atc.delete_from_this_where(
-            'node in (select node from ' ~ ref('int_identity__touched_nodes') ~ ' where not is_graph_node)'
-        ) }}",
+        "{{ journey_atc.delete_nodes_that_left_the_graph() }}",
         "{{ journey_atc.identity_drop_working_table(this, 'node_index') }}",
         "{{ journey_atc.identity_drop_working_table(this, 'adjacency') }}",
         "{{ journey_atc.identity_drop_working_table(this, 'labels_a') }}",
