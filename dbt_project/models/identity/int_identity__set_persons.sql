@@ -24,12 +24,10 @@ with
 
 {% if incremental %}
 
-touched_nodes as (
-    select * from {{ ref('int_identity__touched_nodes') }}
-),
-
--- the combinations holding a touched identifier (each read names the sets
--- table: DuckDB would materialise a CTE read five times whole)
+-- the combinations holding a touched identifier: each identifier column is
+-- matched to the touched values of its type, so no node text is built for
+-- the millions of sets (and each read names the sets table: DuckDB would
+-- materialise a CTE read five times whole)
 combinations as (
     {% for identifier_type, column in stitch_columns -%}
         select
@@ -37,8 +35,12 @@ combinations as (
                 identifier_sets.{{ key }}{{ ',' if not loop.last }}
             {% endfor -%}
         from {{ ref('int_identity__identifier_sets') }} as identifier_sets
-        inner join touched_nodes
-            on {{ journey_atc.identity_node(identifier_type, 'identifier_sets.' ~ column) }} = touched_nodes.node
+        inner join (
+            select {{ journey_atc.identity_node_value('node') }} as identifier_value
+            from {{ ref('int_identity__touched_nodes') }}
+            where {{ journey_atc.identity_node_type('node') }} = '{{ identifier_type }}'
+        ) as touched
+            on identifier_sets.{{ column }} = touched.identifier_value
         where identifier_sets.event_count > 0
         union
     {% endfor -%}
@@ -55,10 +57,7 @@ combinations as (
 {% else %}
 
     combinations as (
-        select distinct
-            {% for key in stitch_keys -%}
-                {{ key }}{{ ',' if not loop.last }}
-            {% endfor -%}
+        select distinct {{ stitch_keys | join(', ') }}
         from {{ ref('int_identity__identifier_sets') }}
         where event_count > 0
     ),
