@@ -5,17 +5,19 @@
 Steps, all in a temporary work directory (kept with ``--keep``):
 
 1. generate a sample data set and load it into a DuckDB file;
-2. hold back a share of the raw events (``--held-back``, default 20%, chosen
-   by a hash of the raw row, so repeated deliveries of a message can fall on
-   either side);
+2. hold back a share of the rows of every raw table (events, message events,
+   consents; ``--held-back``, default 20%, chosen by a hash of the raw row, so
+   repeated deliveries of a message can fall on either side);
 3. ``dbt seed`` + ``dbt build`` at as_of;
-4. copy the warehouse; in both copies the held-back events land five minutes
+4. copy the warehouse; in both copies the held-back rows land five minutes
    later (``_loaded_at`` after every earlier row);
 5. one copy is brought up to date with ``dbt build`` (incremental), the other
    with ``dbt build --full-refresh``, both at as_of + 5 minutes;
-6. every model is compared row by row (``except all`` both ways), and the
-   incremental run must have staged exactly the held-back rows (plus the
-   rows quarantined as absurd_timestamp, which every run checks again).
+6. every model is compared row by row (``except all`` both ways), and each
+   checked staging model must have parsed exactly the held-back rows, plus
+   the rows quarantined as absurd_timestamp (every run checks them again)
+   and, where it ranks repeated ids, the staged rows sharing an id with
+   those (ranked again with them).
 
 Exits 0 only when both builds succeeded and every compared model is equal.
 Columns that say when a row was written (``_staged_at``, ``_changed_at``)
@@ -74,15 +76,15 @@ class Comparison:
 @dataclass
 class CheckResult:
     comparisons: list[Comparison] = field(default_factory=list)
-    held_back: int = 0
-    staged_by_incremental: int = 0
-    rechecked: int = 0
+    held_back: dict[str, int] = field(default_factory=dict)
+    expected_staged: dict[str, int] = field(default_factory=dict)
+    staged_by_incremental: dict[str, int] = field(default_factory=dict)
     incremental_seconds: float = 0.0
     full_refresh_seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return all(c.equal for c in self.comparisons) and self.staged_by_incremental == self.held_back + self.rechecked
+        return all(c.equal for c in self.comparisons) and self.staged_by_incremental == self.expected_staged
 
 
 def model_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -127,46 +129,85 @@ def compare_warehouses(incremental_db: Path, full_db: Path) -> list[Comparison]:
     return out
 
 
-def hold_back(db_path: Path, share: float) -> int:
-    """Move a share of raw.events into raw.held_back_events; returns how many."""
+# raw table -> (checked staging model, raw id column, staged id column or None)
+RAW_TABLES = {
+    "events": ("stg_segment__events_checked", None),
+    "message_events": ("stg_channels__message_events_checked", ("event_id", "message_event_id")),
+    "consents": ("stg_consents__consents_checked", ("consent_id", "consent_id")),
+}
+
+
+def hold_back(db_path: Path, share: float) -> dict[str, int]:
+    """Move a share of every raw table into raw.held_back_<table>; how many rows of each."""
     buckets = max(1, round(1 / share))
+    held = {}
     with duckdb.connect(str(db_path)) as con:
-        con.execute(
-            "create or replace table raw.held_back_events as select * from raw.events "
-            f"where hash(_source_file, _source_line) % {buckets} = 0"
-        )
-        con.execute(
-            "delete from raw.events where (_source_file, _source_line) in "
-            "(select (_source_file, _source_line) from raw.held_back_events)"
-        )
-        return con.execute("select count(*) from raw.held_back_events").fetchone()[0]
+        for table in RAW_TABLES:
+            con.execute(
+                f"create or replace table raw.held_back_{table} as select * from raw.{table} "
+                f"where hash(_source_file, _source_line) % {buckets} = 0"
+            )
+            con.execute(
+                f"delete from raw.{table} where (_source_file, _source_line) in "
+                f"(select (_source_file, _source_line) from raw.held_back_{table})"
+            )
+            held[table] = con.execute(f"select count(*) from raw.held_back_{table}").fetchone()[0]
+    return held
+
+
+def expected_restaged(db_path: Path) -> dict[str, int]:
+    """Rows each checked staging model must parse when the held-back rows land.
+
+    The held-back rows, the rows quarantined as absurd_timestamp (checked again
+    on every run) and, where repeated ids are ranked in the checked model, the
+    staged rows sharing an id with either (ranked again with them). Read before
+    the held-back rows land.
+    """
+    expected = {}
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        for table, (model, ids) in RAW_TABLES.items():
+            held = con.execute(f"select count(*) from raw.held_back_{table}").fetchone()[0]
+            if ids is None:
+                again = con.execute(
+                    f"select count(*) from {SCHEMA}.{model} where reason_code = 'absurd_timestamp'"
+                ).fetchone()[0]
+            else:
+                raw_id, staged_id = ids
+                again = con.execute(
+                    f"""
+                    select count(*) from {SCHEMA}.{model}
+                    where reason_code = 'absurd_timestamp' or {staged_id} in (
+                        select nullif(trim({raw_id}), '') from raw.held_back_{table}
+                        union
+                        select {staged_id} from {SCHEMA}.{model} where reason_code = 'absurd_timestamp'
+                    )
+                    """
+                ).fetchone()[0]
+            expected[table] = held + again
+    return expected
 
 
 def land_held_back(db_path: Path) -> None:
-    """The held-back events arrive: _loaded_at five minutes after the newest row."""
+    """The held-back rows arrive: _loaded_at five minutes after the newest row of their table."""
     with duckdb.connect(str(db_path)) as con:
-        con.execute(
-            "insert into raw.events by name select * replace ("
-            "(select max(_loaded_at) from raw.events) + interval 5 minute as _loaded_at"
-            ") from raw.held_back_events"
-        )
-        con.execute("drop table raw.held_back_events")
+        for table in RAW_TABLES:
+            con.execute(
+                f"insert into raw.{table} by name select * replace ("
+                f"(select max(_loaded_at) from raw.{table}) + interval 5 minute as _loaded_at"
+                f") from raw.held_back_{table}"
+            )
+            con.execute(f"drop table raw.held_back_{table}")
 
 
-def staged_at(db_path: Path, as_of: str) -> int:
-    """Rows of stg_segment__events_checked staged at as_of."""
+def staged_at(db_path: Path, as_of: str) -> dict[str, int]:
+    """Rows of each checked staging model staged at as_of."""
     with duckdb.connect(str(db_path), read_only=True) as con:
-        return con.execute(
-            f"select count(*) from {SCHEMA}.stg_segment__events_checked where _staged_at = cast(? as timestamp)",
-            [as_of],
-        ).fetchone()[0]
-
-
-def absurd_rows(db_path: Path) -> int:
-    with duckdb.connect(str(db_path), read_only=True) as con:
-        return con.execute(
-            f"select count(*) from {SCHEMA}.stg_segment__events_checked where reason_code = 'absurd_timestamp'"
-        ).fetchone()[0]
+        return {
+            table: con.execute(
+                f"select count(*) from {SCHEMA}.{model} where _staged_at = cast(? as timestamp)", [as_of]
+            ).fetchone()[0]
+            for table, (model, _) in RAW_TABLES.items()
+        }
 
 
 def run_check(work: Path, people: int, seed: int, share: float = 0.2, log=print) -> CheckResult:
@@ -187,12 +228,13 @@ def run_check(work: Path, people: int, seed: int, share: float = 0.2, log=print)
     as_of = infer_as_of(first_db) or DEFAULT_AS_OF
     later = as_of + timedelta(minutes=5)
     result.held_back = hold_back(first_db, share)
-    log(f"held back {result.held_back:,} raw events; first build at {as_of_text(as_of)}")
+    held = ", ".join(f"{n:,} {table}" for table, n in result.held_back.items())
+    log(f"held back {held} raw rows; first build at {as_of_text(as_of)}")
 
     first_vars = {"atc__as_of": as_of_text(as_of)}
     run_dbt(["seed"], db_path=first_db, dbt_vars=first_vars, work_dir=work / "incremental")
     run_dbt(["build"], db_path=first_db, dbt_vars=first_vars, work_dir=work / "incremental")
-    result.rechecked = absurd_rows(first_db)
+    result.expected_staged = expected_restaged(first_db)
     shutil.copyfile(first_db, full_db)
     for db in (first_db, full_db):
         land_held_back(db)
@@ -218,11 +260,16 @@ def print_report(result: CheckResult, out=sys.stdout) -> None:
     for c in result.comparisons:
         verdict = c.skipped or ("equal" if c.equal else f"DIFFERENT ({c.differing_rows:,} rows)")
         print(f"{c.model:<{width}}  {c.incremental_rows:>11,}  {c.full_rows:>12,}  {verdict}", file=out)
-    print(
-        f"\nheld back and landed later: {result.held_back:,} raw events; the incremental run staged "
-        f"{result.staged_by_incremental:,} rows ({result.rechecked:,} absurd_timestamp rows checked again)",
-        file=out,
-    )
+    print("\nraw rows held back and landed later, and what the incremental run staged:", file=out)
+    for table, held in result.held_back.items():
+        staged = result.staged_by_incremental.get(table, 0)
+        expected = result.expected_staged.get(table, 0)
+        verdict = "as expected" if staged == expected else f"EXPECTED {expected:,}"
+        print(
+            f"  raw.{table}: {held:,} held back; {staged:,} rows staged ({verdict}: the held-back rows, "
+            "the absurd_timestamp rows checked again and the rows ranked again with them)",
+            file=out,
+        )
     print(
         f"incremental build: {result.incremental_seconds:,.1f} s; "
         f"full-refresh build: {result.full_refresh_seconds:,.1f} s",
@@ -251,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
                         "people": args.people,
                         "seed": args.seed,
                         "held_back": result.held_back,
+                        "expected_staged": result.expected_staged,
                         "staged_by_incremental": result.staged_by_incremental,
                         "incremental_seconds": round(result.incremental_seconds, 1),
                         "full_refresh_seconds": round(result.full_refresh_seconds, 1),

@@ -1,5 +1,8 @@
 {#- One clean consent record per consent_id: who (normalised identifier),
-    which channel and purpose, granted or withdrawn, and when. -#}
+    which channel and purpose, granted or withdrawn, and when. A view: it only
+    filters the checked table, so copying its rows into a second table would
+    cost more than its one reader's scan. -#}
+{{ config(materialized='view') }}
 with
 
 checked_consents as (

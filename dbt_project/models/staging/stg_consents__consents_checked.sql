@@ -1,17 +1,40 @@
 {#- Every raw consent record, normalised and checked once. reason_code is null
     for rows that become clean consents, else the first reason that applies in
-    the contract's order. -#}
+    the contract's order.
+    Incremental (docs/incremental.md): a run parses only the raw rows loaded
+    since the newest staged row, less var atc__incremental_lookback_hours, that
+    are not staged yet, the rows quarantined as absurd_timestamp (their verdict
+    depends on as_of), and the staged rows sharing a consent_id with any of them
+    (ranked again with them). Rows are replaced on (_source_file, _source_line). -#}
+{{ config(
+    materialized=journey_atc.incremental_or_table(),
+    incremental_strategy='delete+insert',
+    unique_key=['_source_file', '_source_line'],
+    on_schema_change='fail',
+) }}
 {%- set min_valid = var('atc__min_valid_timestamp', '2015-01-01 00:00:00') -%}
 {%- set skew_hours = var('atc__max_clock_skew_hours', 24) -%}
 {%- set default_region = var('atc__default_region', 'US') -%}
 
 with
 
+{% if is_incremental() %}
+
 source as (
 
-    select * from {{ source('raw', 'consents') }}
+    {{ journey_atc.incremental_raw_rows(source('raw', 'consents'), 'consent_id', 'consent_id') }}
 
 ),
+
+{% else %}
+
+    source as (
+
+        select * from {{ source('raw', 'consents') }}
+
+    ),
+
+{% endif %}
 
 parsed as (
 
@@ -34,7 +57,8 @@ parsed as (
         {{ journey_atc.parse_timestamp_utc('recorded_at') }} as recorded_at,
         nullif(trim(source), '') as source, -- noqa: RF04
         _source_file,
-        _source_line
+        _source_line,
+        _loaded_at
     from source
 
 ),
@@ -148,7 +172,9 @@ final as (
             ]) }}
         end as reason,
         _source_file,
-        _source_line
+        _source_line,
+        _loaded_at,
+        {{ journey_atc.as_of() }} as _staged_at
     from reasoned
 
 )

@@ -17,7 +17,6 @@
     unique_key=['_source_file', '_source_line'],
     on_schema_change='fail',
 ) }}
-{%- set lookback_hours = var('atc__incremental_lookback_hours', 6) | int -%}
 {%- set min_valid = var('atc__min_valid_timestamp', '2015-01-01 00:00:00') -%}
 {%- set skew_hours = var('atc__max_clock_skew_hours', 24) -%}
 {%- set default_region = var('atc__default_region', 'US') -%}
@@ -36,89 +35,9 @@ with
 
 {% if is_incremental() %}
 
-{#- Each relation is named where it is read, not through a shared CTE: a CTE
-    read twice is materialised whole by DuckDB, tens of millions of rows. The
-    watermark is read before the query and written into it as a constant, so
-    both scans skip every block loaded before it instead of joining all rows. -#}
-{%- set loaded_since = '1900-01-01 00:00:00' -%}
-{%- if execute -%}
-    {%- set watermark_query -%}
-        select cast(
-            coalesce(max(_loaded_at), cast('1900-01-01 00:00:00' as timestamp))
-            - to_hours({{ lookback_hours }}) as varchar
-        )
-        from {{ this }}
-    {%- endset -%}
-    {%- set loaded_since = run_query(watermark_query).columns[0].values()[0] -%}
-{%- endif %}
-
--- raw rows loaded since the watermark that are not staged yet (only staged
--- rows of the same window can be the same raw row); a raw row loaded again
--- (a file re-loaded: a newer _loaded_at) is staged again
-new_rows as (
-
-    select raw_events.*
-    from {{ source('raw', 'events') }} as raw_events
-    left join (
-        select
-            _source_file,
-            _source_line,
-            _loaded_at
-        from {{ this }}
-        where _loaded_at >= cast('{{ loaded_since }}' as timestamp)
-    ) as staged
-        on
-            raw_events._source_file = staged._source_file
-            and raw_events._source_line = staged._source_line
-            and raw_events._loaded_at = staged._loaded_at
-    where
-        raw_events._loaded_at >= cast('{{ loaded_since }}' as timestamp)
-        and staged._source_file is null
-
-),
-
--- raw rows without a load time (written by hand, not by the loader)
-unstamped_rows as (
-
-    select raw_events.*
-    from {{ source('raw', 'events') }} as raw_events
-    left join (
-        select
-            _source_file,
-            _source_line
-        from {{ this }}
-        where _loaded_at is null
-    ) as staged
-        on
-            raw_events._source_file = staged._source_file
-            and raw_events._source_line = staged._source_line
-    where
-        raw_events._loaded_at is null
-        and staged._source_file is null
-
-),
-
--- rows whose verdict depends on as_of are checked again
-recheck_rows as (
-
-    select raw_events.*
-    from {{ source('raw', 'events') }} as raw_events
-    inner join {{ this }} as staged
-        on
-            raw_events._source_file = staged._source_file
-            and raw_events._source_line = staged._source_line
-            and raw_events._loaded_at is not distinct from staged._loaded_at
-    where staged.reason_code = 'absurd_timestamp'
-
-),
-
 source as (
 
-    select * from new_rows
-    union all
-    select * from unstamped_rows
-    union all
-    select * from recheck_rows
+    {{ journey_atc.incremental_raw_rows(source('raw', 'events')) }}
 
 ),
 
