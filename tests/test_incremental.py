@@ -167,7 +167,11 @@ def test_a_build_that_did_not_finish_or_a_reloaded_raw_table_asks_for_a_full_ref
     assert reason is not None and "loaded from scratch" in reason
 
 
-def test_repeated_message_event_and_consent_ids_across_runs_match_a_full_refresh(warehouse, tmp_path):
+def test_repeated_ids_and_future_times_across_runs_match_a_full_refresh(warehouse, tmp_path):
+    """Message events and consents rank repeated ids across runs; a row dated
+    more than 24 hours after the first as_of is quarantined, then let through
+    when as_of moves on, in all three checked models."""
+
     def delivery(event_id: str, at: str, **extra) -> dict:
         return {
             "event_id": event_id,
@@ -196,14 +200,16 @@ def test_repeated_message_event_and_consent_ids_across_runs_match_a_full_refresh
             insert_rows(con, table, [{**row, "_loaded_at": loaded_at} for row in rows])
 
     first_at = "2026-10-19 23:00:00"
-    land(
-        warehouse.path,
-        "message_events",
-        [delivery("e-1", "2026-10-19T10:00:00Z"), delivery("e-2", "2026-10-19T11:00:00Z")],
-        first_at,
-    )
-    land(warehouse.path, "consents", [consent("c-1", "2026-10-19T10:00:00Z", "true")], first_at)
+    # 24 hours and 2 minutes after AS_OF_1: absurd then, valid 5 minutes later
+    future = "2026-10-21T00:02:00Z"
+    deliveries = [delivery("e-1", "2026-10-19T10:00:00Z"), delivery("e-2", "2026-10-19T11:00:00Z")]
+    land(warehouse.path, "message_events", [*deliveries, delivery("e-future", future)], first_at)
+    consents = [consent("c-1", "2026-10-19T10:00:00Z", "true"), consent("c-future", future, "true")]
+    land(warehouse.path, "consents", consents, first_at)
+    land(warehouse.path, "events", [event(user_id="u-future", at=future)], first_at)
     staging = [
+        "+stg_segment__events",
+        "+stg_segment__events_quarantined",
         "+stg_channels__message_events",
         "+stg_channels__message_events_quarantined",
         "+stg_consents__consents",
@@ -239,6 +245,9 @@ def test_repeated_message_event_and_consent_ids_across_runs_match_a_full_refresh
 
     comparisons = {c.model: c for c in compare_warehouses(warehouse.path, full_warehouse.path)}
     for model in (
+        "stg_segment__events_checked",
+        "stg_segment__events",
+        "stg_segment__events_quarantined",
         "stg_channels__message_events_checked",
         "stg_channels__message_events",
         "stg_channels__message_events_quarantined",
@@ -251,12 +260,16 @@ def test_repeated_message_event_and_consent_ids_across_runs_match_a_full_refresh
         ("e-1", "opened"),
         ("e-2", "delivered"),
         ("e-3", "delivered"),
+        ("e-future", "delivered"),
     ]
+    assert warehouse.query("select user_id from stg_segment__events") == [("u-future",)]
+    assert warehouse.query("select count(*) from stg_consents__consents where consent_id = 'c-future'") == [(1,)]
     assert warehouse.query(
         "select count(*) from stg_channels__message_events_checked where reason_code = 'duplicate_event_id'"
     ) == [(2,)]
     assert warehouse.query("select is_granted from stg_consents__consents where consent_id = 'c-1'") == [(False,)]
-    # the second run parsed the three new rows and the two staged rows of e-1 and e-2, not more
+    # the second run parsed the three new rows, the two staged rows of e-1 and
+    # e-2 and the future row now let through, not more
     assert warehouse.query(
         "select count(*) from stg_channels__message_events_checked where _staged_at = ?", [AS_OF_2]
-    ) == [(5,)]
+    ) == [(6,)]

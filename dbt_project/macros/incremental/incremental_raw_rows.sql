@@ -7,7 +7,10 @@
       with a newer _loaded_at, is staged again);
     - rows without a load time (written by hand, not by the loader) that are
       not staged yet;
-    - rows quarantined as absurd_timestamp, whose verdict depends on as_of;
+    - rows quarantined as absurd_timestamp whose time (checked_time_column
+      of this model) is now at most atc__max_clock_skew_hours after as_of:
+      the only rows whose verdict changes as as_of moves on (macros/staging/
+      absurd_timestamp.sql);
     - with id_column (raw) and staged_id_column (this model): the rows already
       staged that share an id with any of those, so the model's ranking of
       repeated ids sees every row of an id again.
@@ -16,7 +19,7 @@
     so the scans skip every block loaded before it. Each relation is named
     where it is read, not through a shared CTE: DuckDB materialises a CTE read
     twice whole, tens of millions of rows. -#}
-{% macro incremental_raw_rows(raw_relation, id_column=none, staged_id_column=none) -%}
+{% macro incremental_raw_rows(raw_relation, checked_time_column, id_column=none, staged_id_column=none) -%}
     {%- set lookback_hours = var('atc__incremental_lookback_hours', 6) | int -%}
     {%- set loaded_since = '1900-01-01 00:00:00' -%}
     {%- if execute -%}
@@ -41,7 +44,10 @@
             and raw_rows._source_line = staged._source_line
             and raw_rows._loaded_at is not distinct from staged._loaded_at
     where
-        staged.reason_code = 'absurd_timestamp'
+        (
+            staged.reason_code = 'absurd_timestamp'
+            and {{ journey_atc.absurd_timestamp_may_pass('staged.' ~ checked_time_column) }}
+        )
         {%- if id_column is not none %}
             or staged.{{ staged_id_column }} in (
                 -- the ids of the rows above
@@ -52,7 +58,9 @@
                 union
                 select {{ staged_id_column }}
                 from {{ this }}
-                where reason_code = 'absurd_timestamp'
+                where
+                    reason_code = 'absurd_timestamp'
+                    and {{ journey_atc.absurd_timestamp_may_pass(checked_time_column) }}
             )
         {%- endif %}
 {%- endmacro %}

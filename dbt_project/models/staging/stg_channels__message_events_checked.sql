@@ -4,8 +4,8 @@
     quarantine model read this table.
     Incremental (docs/incremental.md): a run parses only the raw rows loaded
     since the newest staged row, less var atc__incremental_lookback_hours, that
-    are not staged yet, the rows quarantined as absurd_timestamp (their verdict
-    depends on as_of), and the staged rows sharing an event_id with any of them
+    are not staged yet, the rows quarantined as absurd_timestamp that as_of may now
+    let through, and the staged rows sharing an event_id with any of them
     (ranked again with them). Rows are replaced on (_source_file, _source_line). -#}
 {{ config(
     materialized=journey_atc.incremental_or_table(),
@@ -13,8 +13,6 @@
     unique_key=['_source_file', '_source_line'],
     on_schema_change='fail',
 ) }}
-{%- set min_valid = var('atc__min_valid_timestamp', '2015-01-01 00:00:00') -%}
-{%- set skew_hours = var('atc__max_clock_skew_hours', 24) -%}
 {%- set default_region = var('atc__default_region', 'US') -%}
 
 with
@@ -23,7 +21,7 @@ with
 
 source as (
 
-    {{ journey_atc.incremental_raw_rows(source('raw', 'message_events'), 'event_id', 'message_event_id') }}
+    {{ journey_atc.incremental_raw_rows(source('raw', 'message_events'), 'occurred_at', 'event_id', 'message_event_id') }}
 
 ),
 
@@ -81,10 +79,7 @@ checked as (
                 then 'unknown_event_type'
             when user_id is null and email is null and phone_e164 is null then 'no_identifier'
             when occurred_at is null then 'unparseable_timestamp'
-            when occurred_at < cast('{{ min_valid }}' as {{ dbt.type_timestamp() }})
-                then 'absurd_timestamp'
-            when occurred_at > {{ dbt.dateadd('hour', skew_hours, journey_atc.as_of()) }}
-                then 'absurd_timestamp'
+            when {{ journey_atc.is_absurd_timestamp('occurred_at') }} then 'absurd_timestamp'
         end as check_reason_code
     from parsed
 
@@ -148,11 +143,9 @@ final as (
                 "'timestamp '", "coalesce(" ~ dbt.concat(["''''", "raw_timestamp", "''''"]) ~ ", 'null')",
                 "' is not an ISO-8601 date-time'",
             ]) }}
-            when 'absurd_timestamp' then {{ dbt.concat([
-                "'timestamp '''", "raw_timestamp",
-                "''' is before " ~ min_valid ~ " or more than " ~ skew_hours ~ " hours after "
-                ~ var('atc__as_of') ~ "'",
-            ]) }}
+            when 'absurd_timestamp' then {{ journey_atc.absurd_timestamp_reason(
+                'timestamp', 'raw_timestamp', 'occurred_at'
+            ) }}
             when 'duplicate_event_id' then {{ dbt.concat([
                 "'event_id '''", "message_event_id",
                 "''' was already seen earlier; the earliest occurrence is kept'",

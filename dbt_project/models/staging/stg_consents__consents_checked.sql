@@ -3,8 +3,8 @@
     the contract's order.
     Incremental (docs/incremental.md): a run parses only the raw rows loaded
     since the newest staged row, less var atc__incremental_lookback_hours, that
-    are not staged yet, the rows quarantined as absurd_timestamp (their verdict
-    depends on as_of), and the staged rows sharing a consent_id with any of them
+    are not staged yet, the rows quarantined as absurd_timestamp that as_of may now
+    let through, and the staged rows sharing a consent_id with any of them
     (ranked again with them). Rows are replaced on (_source_file, _source_line). -#}
 {{ config(
     materialized=journey_atc.incremental_or_table(),
@@ -12,8 +12,6 @@
     unique_key=['_source_file', '_source_line'],
     on_schema_change='fail',
 ) }}
-{%- set min_valid = var('atc__min_valid_timestamp', '2015-01-01 00:00:00') -%}
-{%- set skew_hours = var('atc__max_clock_skew_hours', 24) -%}
 {%- set default_region = var('atc__default_region', 'US') -%}
 
 with
@@ -22,7 +20,7 @@ with
 
 source as (
 
-    {{ journey_atc.incremental_raw_rows(source('raw', 'consents'), 'consent_id', 'consent_id') }}
+    {{ journey_atc.incremental_raw_rows(source('raw', 'consents'), 'recorded_at', 'consent_id', 'consent_id') }}
 
 ),
 
@@ -91,10 +89,7 @@ checked as (
                 then 'unknown_channel'
             when is_granted is null then 'unparseable_granted'
             when recorded_at is null then 'unparseable_timestamp'
-            when recorded_at < cast('{{ min_valid }}' as {{ dbt.type_timestamp() }})
-                then 'absurd_timestamp'
-            when recorded_at > {{ dbt.dateadd('hour', skew_hours, journey_atc.as_of()) }}
-                then 'absurd_timestamp'
+            when {{ journey_atc.is_absurd_timestamp('recorded_at') }} then 'absurd_timestamp'
         end as check_reason_code
     from identified
 
@@ -161,11 +156,9 @@ final as (
                 "'recorded_at '", "coalesce(" ~ dbt.concat(["''''", "raw_recorded_at", "''''"]) ~ ", 'null')",
                 "' is not an ISO-8601 date-time'",
             ]) }}
-            when 'absurd_timestamp' then {{ dbt.concat([
-                "'recorded_at '''", "raw_recorded_at",
-                "''' is before " ~ min_valid ~ " or more than " ~ skew_hours ~ " hours after "
-                ~ var('atc__as_of') ~ "'",
-            ]) }}
+            when 'absurd_timestamp' then {{ journey_atc.absurd_timestamp_reason(
+                'recorded_at', 'raw_recorded_at', 'recorded_at'
+            ) }}
             when 'duplicate_consent_id' then {{ dbt.concat([
                 "'consent_id '''", "consent_id",
                 "''' was already recorded earlier; the earliest record is kept'",

@@ -9,16 +9,14 @@
     tens of millions of events, while this model streams from raw to table.
     Incremental (docs/incremental.md): a run parses only the raw rows loaded
     since the newest staged row, less var atc__incremental_lookback_hours, that
-    are not staged yet, plus the rows quarantined as absurd_timestamp (their
-    verdict depends on as_of). Rows are replaced on (_source_file, _source_line). -#}
+    are not staged yet, plus the rows quarantined as absurd_timestamp that as_of
+    may now let through. Rows are replaced on (_source_file, _source_line). -#}
 {{ config(
     materialized=journey_atc.incremental_or_table(),
     incremental_strategy='delete+insert',
     unique_key=['_source_file', '_source_line'],
     on_schema_change='fail',
 ) }}
-{%- set min_valid = var('atc__min_valid_timestamp', '2015-01-01 00:00:00') -%}
-{%- set skew_hours = var('atc__max_clock_skew_hours', 24) -%}
 {%- set default_region = var('atc__default_region', 'US') -%}
 {#- Each JSON document is read once for all the paths taken from it. -#}
 {%- set context_paths = [
@@ -37,7 +35,7 @@ with
 
 source as (
 
-    {{ journey_atc.incremental_raw_rows(source('raw', 'events')) }}
+    {{ journey_atc.incremental_raw_rows(source('raw', 'events'), 'occurred_at') }}
 
 ),
 
@@ -243,10 +241,7 @@ checked as (
             when occurred_at is null then 'unparseable_timestamp'
             when nullif(trim(raw_received_at), '') is not null and parsed_received_at is null
                 then 'unparseable_timestamp'
-            when occurred_at < cast('{{ min_valid }}' as {{ dbt.type_timestamp() }})
-                then 'absurd_timestamp'
-            when occurred_at > {{ dbt.dateadd('hour', skew_hours, journey_atc.as_of()) }}
-                then 'absurd_timestamp'
+            when {{ journey_atc.is_absurd_timestamp('occurred_at') }} then 'absurd_timestamp'
             when event_type = 'track' and event_name is null then 'unknown_event'
         end as check_reason_code
     from named
@@ -310,11 +305,9 @@ final as (
                 ]) ~ ", 'null')",
                 "' is not an ISO-8601 date-time'",
             ]) }}
-            when 'absurd_timestamp' then {{ dbt.concat([
-                "'timestamp '''", "raw_timestamp",
-                "''' is before " ~ min_valid ~ " or more than " ~ skew_hours ~ " hours after "
-                ~ var('atc__as_of') ~ "'",
-            ]) }}
+            when 'absurd_timestamp' then {{ journey_atc.absurd_timestamp_reason(
+                'timestamp', 'raw_timestamp', 'occurred_at'
+            ) }}
             when 'unknown_event' then {{ dbt.concat([
                 "'event '", "coalesce(" ~ dbt.concat(["''''", "raw_event_name", "''''"]) ~ ", 'null')",
                 "' is not a known event name (seed event_name_map)'",
