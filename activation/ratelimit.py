@@ -4,6 +4,10 @@
 ``acquire`` blocks until a token is free, so a sync never exceeds the rate the
 vendor documents, and the HTTP helper's retries only have to absorb the
 vendor's own throttling, not ours.
+
+``pause(seconds)`` holds every ``acquire`` until then: when the vendor answers one
+thread with ``Retry-After``, all the threads sharing the bucket wait it out
+instead of spending their requests on more 429s.
 """
 
 from __future__ import annotations
@@ -30,8 +34,11 @@ class TokenBucket:
         self._clock = clock
         self._sleep = sleep
         self._updated = clock()
+        self._paused_until = float("-inf")
+        self._pause_owner: int | None = None
         self._lock = threading.Lock()
         self.waited_seconds = 0.0
+        self.pauses = 0
 
     def _refill(self) -> None:
         now = self._clock()
@@ -40,9 +47,33 @@ class TokenBucket:
             self._tokens = min(self.capacity, self._tokens + elapsed * self.rate)
             self._updated = now
 
+    def pause(self, seconds: float) -> None:
+        """No token for anyone during the next ``seconds`` (the vendor asked us to wait).
+
+        A pause never shortens one already in force. The threads resume within the declared
+        rate (at most the bucket's burst at once).
+        The thread that pauses the bucket is not held by its own pause: it waits the vendor's
+        time in its retry already.
+        """
+        with self._lock:
+            self._refill()
+            until = self._clock() + max(0.0, float(seconds))
+            if until > self._paused_until:
+                self._paused_until = until
+                self._pause_owner = threading.get_ident()
+                self.pauses += 1
+
+    def _paused_for(self, waited_until: float = float("-inf")) -> float:
+        """Seconds of a pause this thread still has to wait (0 for its own, or one it waited out)."""
+        if self._paused_until <= waited_until or self._pause_owner == threading.get_ident():
+            return 0.0
+        return self._paused_until - self._clock()
+
     def try_acquire(self, tokens: float = 1.0) -> bool:
         """Take ``tokens`` if they are available now; never waits."""
         with self._lock:
+            if self._paused_for() > 0:
+                return False
             self._refill()
             if self._tokens >= tokens:
                 self._tokens -= tokens
@@ -52,14 +83,20 @@ class TokenBucket:
     def acquire(self, tokens: float = 1.0) -> float:
         """Wait until ``tokens`` are available, take them, return the seconds waited."""
         waited = 0.0
+        waited_until = float("-inf")  # the end of a pause this call slept through
         while True:
             with self._lock:
-                self._refill()
-                if self._tokens >= tokens:
-                    self._tokens -= tokens
-                    self.waited_seconds += waited
-                    return waited
-                missing = tokens - self._tokens
-                delay = missing / self.rate
+                paused = self._paused_for(waited_until)
+                if paused > 0:
+                    delay = paused
+                    waited_until = self._paused_until
+                else:
+                    self._refill()
+                    if self._tokens >= tokens:
+                        self._tokens -= tokens
+                        self.waited_seconds += waited
+                        return waited
+                    missing = tokens - self._tokens
+                    delay = missing / self.rate
             self._sleep(delay)
             waited += delay

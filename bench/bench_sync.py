@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from activation.engine import load_config, run_sync  # noqa: E402
+from activation.http import HttpClient  # noqa: E402
 from bench.bench_foundation import PeakMemory, machine  # noqa: E402
 
 
@@ -92,31 +93,35 @@ class Sandbox:
 
 
 class Recorder:
-    """Records every request a requests.Session sent and was not throttled for (method, path, headers, body),
-    in the order the answers came back (from any thread)."""
+    """Records every request the sync's HTTP client sent and was not throttled for (method, path, headers,
+    body), in the order the answers came back (from any thread)."""
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, dict, bytes | None]] = []
-        self._original = requests.Session.send
+        self._original = HttpClient._attempt
 
     def __enter__(self) -> Recorder:
         recorder = self
 
-        def send(session, request, **kwargs):
-            body = request.body.encode() if isinstance(request.body, str) else request.body
-            parts = urlsplit(request.url)
-            path = parts.path + (f"?{parts.query}" if parts.query else "")
-            response = recorder._original(session, request, **kwargs)
-            # A request the sandbox throttled is sent again by the client: record the one that got through.
-            if response.status_code != 429:
-                recorder.requests.append((request.method, path, dict(request.headers), body))
+        def attempt(client, method, url, path, data, headers):
+            parts = urlsplit(url)
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            try:
+                response = recorder._original(client, method, url, path, data, headers)
+            except Exception as exc:
+                # An answer other than 429 was an answer (a throttled request is sent again by the client:
+                # the one that got through is recorded); a dropped connection was not.
+                if getattr(exc, "status", None) not in (None, 429):
+                    recorder.requests.append((method, target, dict(headers), data))
+                raise
+            recorder.requests.append((method, target, dict(headers), data))
             return response
 
-        requests.Session.send = send
+        HttpClient._attempt = attempt
         return self
 
     def __exit__(self, *exc) -> None:
-        requests.Session.send = self._original
+        HttpClient._attempt = self._original
 
 
 MODELS_DIR = ROOT / "dbt_project" / "models" / "activation"

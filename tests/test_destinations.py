@@ -770,3 +770,53 @@ def test_batches_of_one_new_list_sent_at_once_create_the_list_once(sandbox, name
     state = sandbox.state()[name]
     assert list(state["list_names"].values()).count("journey flash_sale") == 1
     assert len(state["lists"][state_list_id(state, "journey flash_sale")]) == 8
+
+
+def test_a_pause_holds_every_other_thread_sharing_the_bucket_but_not_the_one_that_was_told():
+    import threading
+
+    from activation.ratelimit import TokenBucket
+
+    bucket = TokenBucket(1000.0, 10)
+    bucket.pause(0.4)
+    started = time.monotonic()
+    assert bucket.acquire() == 0.0  # the thread the vendor answered waits in its own retry
+    waited = {}
+
+    def other():
+        waited["seconds"] = bucket.acquire()
+        waited["at"] = time.monotonic() - started
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join()
+    assert waited["at"] >= 0.35 and waited["seconds"] >= 0.3
+    assert not bucket.try_acquire() or time.monotonic() - started >= 0.35
+
+
+def test_a_retry_after_one_thread_receives_pauses_the_other_threads_of_the_destination(sandbox):
+    import threading
+
+    sandbox.set_faults({"vendors": {"braze": {"throttle_next": 1, "retry_after": 1}}})
+    braze = make("braze", sandbox, retry_max_wait=5)
+    sent_at: list[float] = []
+    original = braze.client._pool
+
+    def pool(url):  # called once a request has its token, just before it leaves
+        sent_at.append(time.monotonic())
+        return original(url)
+
+    braze.client._pool = pool
+    first = threading.Thread(target=braze.write, args=(audience_batch("braze", [rec("u1")]),))
+    first.start()
+    deadline = time.monotonic() + 5
+    while braze.bucket.pauses == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    told_at = time.monotonic()
+    assert braze.bucket.pauses == 1  # the 429 paused the bucket the threads share
+    # Another thread's batch, sent while the first waits out Retry-After, waits as well.
+    results = braze.write(audience_batch("braze", [rec("u2")]))
+    first.join()
+    assert all(r.ok for r in results)
+    assert len(sent_at) == 3
+    assert min(sent_at[1:]) - told_at >= 0.8  # nothing left during the second the vendor asked for
