@@ -11,7 +11,15 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from activation.http import HttpClient, RetryPolicy, Secret, read_secret
-from activation.protocol import Batch, BatchRejected, ConfigurationError, DestinationLimits, Record, RecordResult
+from activation.protocol import (
+    Batch,
+    BatchRejected,
+    ConfigurationError,
+    DestinationLimits,
+    Record,
+    RecordResult,
+    RenderSpec,
+)
 from activation.ratelimit import TokenBucket
 
 # Settings keys that would put a credential in a configuration file; refused.
@@ -128,6 +136,18 @@ class HttpDestination:
                 f"{self.max_records(batch)}"
             )
 
+    def render_sql(self, object: str, mode: str) -> RenderSpec | None:
+        """The entities the warehouse may write for this destination (none by default).
+
+        ``render_in_warehouse: false`` in the settings turns the fast path off.
+        """
+        if not self.settings.get("render_in_warehouse", True):
+            return None
+        return self._render_sql(object, mode)
+
+    def _render_sql(self, object: str, mode: str) -> RenderSpec | None:
+        return None
+
     def max_records(self, batch: Batch) -> int:
         by_mode = self.limits.extra.get("max_batch_size_by_mode", {})
         return int(by_mode.get(batch.mode, self.limits.max_batch_size))
@@ -231,6 +251,30 @@ def json_body(**members: Any) -> bytes:
 
 
 JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+# -- entities written by the warehouse (``render_sql``): DuckDB SQL text ------------------
+
+
+def sql_json(expr: str) -> str:
+    """SQL: ``expr`` as JSON text (a string value quoted and escaped)."""
+    return f"cast(to_json({expr}) as varchar)"
+
+
+def sql_text(text: str) -> str:
+    """SQL: a string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def sql_with_fields(head: str, payload: str = "payload", keys: Sequence[str] = ()) -> str:
+    """SQL for ``with_fields``: the object opened by ``head`` (SQL text ``'{"k":v'``, unclosed)
+    followed by the payload's members; null when the payload may hold one of ``keys`` (SQL
+    texts of the head's member names, unquoted), so ``write`` builds that record itself."""
+    clash = " or ".join(f"contains({payload}, '\"' || {key} || '\":')" for key in keys) or "false"
+    return (
+        f"case when {clash} then null when {payload} = '{{}}' then {head} || '}}' "
+        f"else {head} || ',' || substr({payload}, 2) end"
+    )
 
 
 def changed_fields(record: Record, keep: Sequence[str] = ()) -> dict[str, Any]:
