@@ -673,6 +673,7 @@ class _Sender:
             action=item.action,
             entities=",".join(item.entities),
             count=len(item.keys),
+            keys=item.keys,
             audience_id=(item.audience_id or None) if self.sync.mode == "audience" else None,
         )
         with self._lock:
@@ -1339,7 +1340,7 @@ def _render_spec(dest: Destination, sync: SyncConfig) -> RenderSpec | None:
     render_sql = getattr(dest, "render_sql", None)
     if render_sql is None or not hasattr(dest, "write_rendered"):
         return None
-    return render_sql(sync.object, sync.mode)
+    return render_sql(sync.object, sync.mode, sorted(sync.fields))
 
 
 def _load_pending(con: duckdb.DuckDBPyConnection, lock: threading.Lock, lo: int, hi: int) -> list[_Pending]:

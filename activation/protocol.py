@@ -125,6 +125,7 @@ class RenderedBatch:
     """A batch whose entities the warehouse wrote: what one ``write_rendered`` call carries.
 
     entities: the records' entity texts joined by ``,`` in record order (one request's array).
+    keys: the records' keys, in the same order.
     """
 
     sync_name: str
@@ -133,6 +134,7 @@ class RenderedBatch:
     action: ChangeType
     entities: str
     count: int
+    keys: Sequence[str] = ()
     audience_id: str | None = None
 
 
@@ -168,7 +170,8 @@ class Destination(Protocol):
 
 
 # Optional, beside ``write``: a destination may also offer
-#   ``render_sql(object, mode) -> RenderSpec | None``: the entities the warehouse can write;
+#   ``render_sql(object, mode, fields) -> RenderSpec | None``: the entities the warehouse can write
+#       (``fields``: the payload's field names);
 #   ``write_rendered(batch: RenderedBatch) -> dict[int, str]``: send them as one request and
 #       return {position: the vendor's words} for the records it refused (the others are
 #       acknowledged); raises like ``write``. A refused batch is split and sent again through

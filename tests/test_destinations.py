@@ -820,3 +820,30 @@ def test_a_retry_after_one_thread_receives_pauses_the_other_threads_of_the_desti
     assert all(r.ok for r in results)
     assert len(sent_at) == 3
     assert min(sent_at[1:]) - told_at >= 0.8  # nothing left during the second the vendor asked for
+
+
+@pytest.mark.parametrize("identifier", ["auto", "email", "external_id"])
+def test_klaviyo_profiles_the_warehouse_writes_are_the_profiles_write_builds(identifier):
+    import duckdb
+
+    from activation.destinations.base import JsonPayload
+    from activation.destinations.klaviyo import KlaviyoDestination
+
+    destination = KlaviyoDestination({"identifier": identifier}, {"ATC_KLAVIYO_API_KEY": "pk_test"})
+    fields = ["email", "external_id", "journey_channel", "journey_id", "locale", "phone_number", "context"]
+    payloads = [
+        ("u1", {"email": "a@x.io", "journey_id": "j", "locale": "en", "external_id": None, "context": {"a": None}}),
+        ("b@x.io", {"email": "", "journey_channel": "sms", "phone_number": "+1", "external_id": "e1"}),
+        ("u3", {"external_id": "", "journey_id": None}),
+        ("u4", {"email": 'é"x', "journey_channel": 3, "journey_id": [1, None], "external_id": "x", "context": 0}),
+    ]
+    with duckdb.connect() as con:
+        for key, values in payloads:
+            text = json.dumps({f: values.get(f) for f in fields}, separators=(",", ":"))
+            spec = destination.render_sql("profile", "upsert", fields)
+            written = con.execute(
+                f"select {spec.entity['added']} from (select ? as record_key, ? as payload)", [key, text]
+            ).fetchone()[0]
+            built = destination._profile(Record(key, "added", JsonPayload(text), "k"))
+            assert json.loads(written) == built
+            assert written.count('"email"') <= 1 and written.count('"external_id"') <= 1

@@ -721,25 +721,27 @@ def _held(state: dict) -> dict:
             return sorted((strip(v) for v in value), key=repr)
         return value
 
-    return {vendor: strip(held) for vendor, held in state.items() if vendor in ("braze", "customerio", "segment")}
+    vendors = ("braze", "customerio", "segment", "klaviyo")
+    return {vendor: strip(held) for vendor, held in state.items() if vendor in vendors}
 
 
 def test_entities_the_warehouse_writes_leave_the_tools_as_the_records_path_does(built, tmp_path, monkeypatch):
-    """Braze and Customer.io profiles and Segment audiences are written by DuckDB on the fast path;
+    """Braze, Customer.io and Klaviyo profiles and Segment audiences are written by DuckDB on the fast path;
     with ``render_in_warehouse: false`` every record goes through ``write``. Both end the same."""
     from activation.destinations.braze import BrazeDestination
     from activation.destinations.customerio import CustomerIoDestination
+    from activation.destinations.klaviyo import KlaviyoDestination
     from activation.destinations.segment import SegmentDestination
 
     rendered: list[str] = []
-    for cls in (BrazeDestination, CustomerIoDestination, SegmentDestination):
+    for cls in (BrazeDestination, CustomerIoDestination, SegmentDestination, KlaviyoDestination):
 
         def spy(self, batch, original=cls.write_rendered):
             rendered.append(self.name)
             return original(self, batch)
 
         monkeypatch.setattr(cls, "write_rendered", spy)
-    names = ["braze_users", "customerio_customers", "segment_journey_audiences"]
+    names = ["braze_users", "customerio_customers", "segment_journey_audiences", "klaviyo_profiles"]
     held = []
     for render in (True, False):
         data = yaml.safe_load((PROJECT_DIR / "syncs.yml").read_text())
@@ -758,6 +760,6 @@ def test_entities_the_warehouse_writes_leave_the_tools_as_the_records_path_does(
             held.append(_held(server.state()))
         assert all(r.status == "ok" for r in [*first.values(), *second.values()])
         assert all(r.acknowledged == r.added + r.changed + r.removed for r in first.values())
-    assert set(rendered) == {"braze", "customerio", "segment"}  # the fast path did run, with render on only
+    assert set(rendered) == {"braze", "customerio", "segment", "klaviyo"}  # the fast path did run, with render on only
     assert held[0] == held[1]
     assert held[0]["braze"]["users"] and held[0]["customerio"] and held[0]["segment"]

@@ -669,7 +669,7 @@ class RenderingDestination(ScriptedDestination):
         super().__init__(tool)
         self.rendered_calls: list[list[dict]] = []
 
-    def render_sql(self, object: str, mode: str):
+    def render_sql(self, object: str, mode: str, fields):
         from activation.protocol import RenderSpec
 
         return RenderSpec(

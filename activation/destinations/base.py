@@ -136,16 +136,16 @@ class HttpDestination:
                 f"{self.max_records(batch)}"
             )
 
-    def render_sql(self, object: str, mode: str) -> RenderSpec | None:
+    def render_sql(self, object: str, mode: str, fields: Sequence[str] = ()) -> RenderSpec | None:
         """The entities the warehouse may write for this destination (none by default).
 
         ``render_in_warehouse: false`` in the settings turns the fast path off.
         """
         if not self.settings.get("render_in_warehouse", True):
             return None
-        return self._render_sql(object, mode)
+        return self._render_sql(object, mode, list(fields))
 
-    def _render_sql(self, object: str, mode: str) -> RenderSpec | None:
+    def _render_sql(self, object: str, mode: str, fields: list[str]) -> RenderSpec | None:
         return None
 
     def max_records(self, batch: Batch) -> int:

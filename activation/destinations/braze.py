@@ -177,7 +177,7 @@ class BrazeDestination(HttpDestination):
             problems.update(self._send(chunk))
         return [refused(record, problems[i]) if i in problems else ok(record) for i, record in enumerate(batch.records)]
 
-    def _render_sql(self, object: str, mode: str) -> RenderSpec | None:
+    def _render_sql(self, object: str, mode: str, fields: list[str]) -> RenderSpec | None:
         """New profiles: ``{"external_id": key, ...payload}``, the payload's text spliced as it is."""
         if object != "profile":
             return None

@@ -168,7 +168,7 @@ class CustomerIoDestination(HttpDestination):
             self._segment(batch, problems)
         return [refused(record, problems[i]) if i in problems else ok(record) for i, record in enumerate(batch.records)]
 
-    def _render_sql(self, object: str, mode: str) -> RenderSpec | None:
+    def _render_sql(self, object: str, mode: str, fields: list[str]) -> RenderSpec | None:
         """New profiles: an identify entity whose attributes are the payload's text as it is."""
         if object != "profile":
             return None

@@ -161,7 +161,7 @@ class SegmentDestination(HttpDestination):
             }
         ]
 
-    def _render_sql(self, object: str, mode: str) -> RenderSpec | None:
+    def _render_sql(self, object: str, mode: str, fields: list[str]) -> RenderSpec | None:
         """Audience entries and exits: the identify and the track message of ``_messages``.
 
         The event time is the time the records were read (``atc_now``) unless the sync maps a
