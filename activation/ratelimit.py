@@ -5,6 +5,11 @@
 vendor documents, and the HTTP helper's retries only have to absorb the
 vendor's own throttling, not ours.
 
+``windows`` adds sliding windows, ``(count, seconds)``: at most ``count`` requests
+leave in any ``seconds``. A vendor that counts in fixed windows (Klaviyo: 10 a
+second, 150 a minute) is never exceeded by a sliding window of the same size, and
+a full burst still leaves at once, which a slow refill would forbid.
+
 ``pause(seconds)`` holds every ``acquire`` until then: when the vendor answers one
 thread with ``Retry-After``, all the threads sharing the bucket wait it out
 instead of spending their requests on more 429s.
@@ -14,7 +19,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 
 
 class TokenBucket:
@@ -25,6 +31,7 @@ class TokenBucket:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        windows: Sequence[tuple[int, float]] = (),
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive (requests per second)")
@@ -36,6 +43,11 @@ class TokenBucket:
         self._updated = clock()
         self._paused_until = float("-inf")
         self._pause_owner: int | None = None
+        self.windows = [(int(count), float(seconds)) for count, seconds in windows]
+        if any(count < 1 or seconds <= 0 for count, seconds in self.windows):
+            raise ValueError("a window is (count >= 1, seconds > 0)")
+        # When the last requests left (as many as the largest window counts).
+        self._sent: deque[float] = deque(maxlen=max((c for c, _ in self.windows), default=1))
         self._lock = threading.Lock()
         self.waited_seconds = 0.0
         self.pauses = 0
@@ -69,14 +81,28 @@ class TokenBucket:
             return 0.0
         return self._paused_until - self._clock()
 
+    def _window_wait(self) -> float:
+        """Seconds until every window has room for one more request."""
+        now = self._clock()
+        wait = 0.0
+        for count, seconds in self.windows:
+            if len(self._sent) >= count:
+                wait = max(wait, self._sent[-count] + seconds - now)
+        return wait
+
+    def _take(self, tokens: float) -> None:
+        self._tokens -= tokens
+        if self.windows:
+            self._sent.append(self._clock())
+
     def try_acquire(self, tokens: float = 1.0) -> bool:
         """Take ``tokens`` if they are available now; never waits."""
         with self._lock:
-            if self._paused_for() > 0:
+            if self._paused_for() > 0 or self._window_wait() > 0:
                 return False
             self._refill()
             if self._tokens >= tokens:
-                self._tokens -= tokens
+                self._take(tokens)
                 return True
             return False
 
@@ -87,13 +113,16 @@ class TokenBucket:
         while True:
             with self._lock:
                 paused = self._paused_for(waited_until)
+                window = self._window_wait() if paused <= 0 else 0.0
                 if paused > 0:
                     delay = paused
                     waited_until = self._paused_until
+                elif window > 0:
+                    delay = window
                 else:
                     self._refill()
                     if self._tokens >= tokens:
-                        self._tokens -= tokens
+                        self._take(tokens)
                         self.waited_seconds += waited
                         return waited
                     missing = tokens - self._tokens

@@ -740,11 +740,29 @@ def test_klaviyo_sends_up_to_ten_thousand_profiles_in_one_import_job(sandbox):
 
 
 def test_klaviyo_paces_within_its_burst_and_its_steady_limit(sandbox):
+    from activation.ratelimit import TokenBucket
+
     klaviyo = destination_class("klaviyo")({**sandbox_settings("klaviyo", sandbox.url)}, {})
-    # A full bucket, then the refill: never more than 10 in a second nor 150 in a minute.
-    assert klaviyo.bucket.capacity + klaviyo.bucket.rate * 1 <= 10
-    assert klaviyo.bucket.capacity + klaviyo.bucket.rate * 60 <= 150
     assert 1 < klaviyo.max_concurrency <= 3
+    # The same pacing on a clock that moves only when it sleeps: 400 requests as fast as it allows.
+    now = [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    bucket = TokenBucket(
+        klaviyo.bucket.rate, klaviyo.bucket.capacity, clock=lambda: now[0], sleep=sleep, windows=klaviyo.bucket.windows
+    )
+    stamps = []
+    for _ in range(400):
+        bucket.acquire()
+        stamps.append(now[0])
+    assert stamps[8] == 0.0  # a burst of nine leaves at once
+    # Never more than 10 in any second nor 150 in any minute, wherever Klaviyo's windows start.
+    for i, start in enumerate(stamps):
+        assert sum(1 for s in stamps[i:] if s < start + 1.0) <= 10
+        assert sum(1 for s in stamps[i:] if s < start + 60.0) <= 150
+    assert stamps[-1] < 3 * 61.0  # and no slower than that: 147 a minute
 
 
 def test_every_destination_declares_how_many_batches_it_takes_at_once(sandbox):

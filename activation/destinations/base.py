@@ -54,10 +54,12 @@ class HttpDestination:
             "/"
         )
         # Pacing: ``rate_limit: {requests_per_second, burst}`` or the flat keys override the declared limits.
+        # The declared sliding windows (``limits.extra["windows"]``) hold unless the pacing is overridden.
         pacing = {**self.settings, **(self.settings.get("rate_limit") or {})}
         rate = float(pacing.get("requests_per_second") or self.limits.requests_per_second)
         burst = pacing.get("burst") or self.limits.burst
-        self.bucket = TokenBucket(rate, burst, sleep=sleep)
+        windows = () if pacing.get("requests_per_second") else self.limits.extra.get("windows", ())
+        self.bucket = TokenBucket(rate, burst, sleep=sleep, windows=windows)
         self.policy = RetryPolicy.from_settings(self.settings)
         self._sleep = sleep
         # The engine may call ``write`` from several threads at once (``max_concurrency``):
