@@ -152,6 +152,7 @@ class _Prepared:
     invalid: int
     to_send: int  # rows of _atc_diff
     retry_records: int
+    upserts: bool = True  # keys the state already holds are written (else only new keys)
 
 
 def _limits_for(sync: SyncConfig, registry: Mapping[str, type] | None, destination: Destination | None):
@@ -419,8 +420,9 @@ def _prepare(
         order by rn
         """
     )
-    to_send, retry_records = con.execute(
-        "select count(*), count(distinct case when is_retry then audience_id || chr(31) || record_key end) "
+    to_send, retry_records, upserts = con.execute(
+        "select count(*), count(distinct case when is_retry then audience_id || chr(31) || record_key end), "
+        "count(*) filter (where writes_state and new_version > 1) "
         "from _atc_diff"
     ).fetchone()
     invalid = con.execute("select coalesce(sum(row_count), 0) from _atc_invalid").fetchone()[0]
@@ -434,6 +436,7 @@ def _prepare(
         invalid=int(invalid),
         to_send=int(to_send),
         retry_records=int(retry_records),
+        upserts=bool(upserts),
     )
 
 
@@ -901,8 +904,12 @@ def _commit_outcomes(
     sync: SyncConfig,
     run_id: str,
     outcomes: list[_Outcome],
+    upserts: bool = True,
 ) -> None:
-    """One transaction: acknowledged state and acknowledgements, resolved and new rejections, run totals."""
+    """One transaction: acknowledged state and acknowledgements, resolved and new rejections, run totals.
+
+    ``upserts``: whether the diff holds keys the state already has (else one append suffices).
+    """
     acked = sum(o.acked for o in outcomes)
     rejected = [r for o in outcomes for r in o.rejected]
     if not acked and not rejected:
@@ -912,36 +919,52 @@ def _commit_outcomes(
     # binding long list parameters costs far more than the statements themselves.
     runs = _merge_ranges([r for o in outcomes for r in o.acked_ranges])
     low, high = (runs[0][0], runs[-1][1]) if runs else (0, -1)
-    acked_rows = (
-        f"select d.* from _atc_diff as d "
-        f"inner join (values {', '.join(f'({a}, {b})' for a, b in runs) or '(0, -1)'}) as r (lo, hi) "
-        f"on d.rn between r.lo and r.hi "
-        f"where d.rn between {int(low)} and {int(high)}"
-    )
+    if len(runs) <= 1:
+        acked_rows = f"select * from _atc_diff where rn between {int(low)} and {int(high)}"
+    else:
+        acked_rows = (
+            f"select d.* from _atc_diff as d "
+            f"inner join (values {', '.join(f'({a}, {b})' for a, b in runs)}) as r (lo, hi) "
+            f"on d.rn between r.lo and r.hi "
+            f"where d.rn between {int(low)} and {int(high)}"
+        )
     # The run's strings inlined as literals as well: a statement with parameters costs DuckDB's
     # Python client a lookup for pandas on every call.
     sync_name, run_lit, dest_lit = _literal(sync.name), _literal(run_id), _literal(sync.destination)
     now_lit = f"timestamp '{now.isoformat(sep=' ')}'"
+    # A key without acknowledged state when the diff was made (version 0, so new_version 1) is
+    # appended; only keys the state holds need the upsert, which costs DuckDB twice as much.
+    # Nothing else writes this sync's state during its run, so an appended key is still new.
+    state_rows = f"""
+        select
+            {sync_name} as sync_name,
+            audience_id,
+            record_key,
+            payload,
+            payload_hash,
+            action != 'removed' as is_present,
+            new_version as version,
+            idempotency_key,
+            change as last_change,
+            {run_lit} as run_id,
+            {now_lit} as acknowledged_at
+        from ({acked_rows}) as acked
+        where writes_state and @versions@
+    """
     con.execute("begin transaction")
     try:
         if acked:
             con.execute(
                 f"""
                 insert into {SYNC_SCHEMA}.sync_state
-                select
-                    {sync_name} as sync_name,
-                    audience_id,
-                    record_key,
-                    payload,
-                    payload_hash,
-                    action != 'removed' as is_present,
-                    new_version as version,
-                    idempotency_key,
-                    change as last_change,
-                    {run_lit} as run_id,
-                    {now_lit} as acknowledged_at
-                from ({acked_rows}) as acked
-                where writes_state
+                {state_rows.replace("@versions@", "new_version = 1")}
+                """
+            )
+        if acked and upserts:
+            con.execute(
+                f"""
+                insert into {SYNC_SCHEMA}.sync_state
+                {state_rows.replace("@versions@", "new_version > 1")}
                 on conflict (sync_name, audience_id, record_key) do update set
                     payload = excluded.payload,
                     payload_hash = excluded.payload_hash,
@@ -953,6 +976,7 @@ def _commit_outcomes(
                     acknowledged_at = excluded.acknowledged_at
                 """
             )
+        if acked:
             # Every acknowledged record, also an audience member's removal as last
             # written (which does not itself advance sync_state).
             con.execute(
@@ -1037,8 +1061,16 @@ class _GroupCommit:
     committed; a failed commit is raised there (or at the next ``add``).
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, sync: SyncConfig, run_id: str, lock: threading.Lock) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        sync: SyncConfig,
+        run_id: str,
+        lock: threading.Lock,
+        upserts: bool = True,
+    ) -> None:
         self.con = con
+        self.upserts = upserts
         self.sync = sync
         self.run_id = run_id
         self.lock = lock
@@ -1059,7 +1091,7 @@ class _GroupCommit:
                     return
                 if self.error is None:
                     with self.lock:
-                        _commit_outcomes(self.con, self.sync, self.run_id, group)
+                        _commit_outcomes(self.con, self.sync, self.run_id, group, self.upserts)
                     self.commits += 1
             except BaseException as exc:  # handed to the engine's thread
                 self.error = exc
@@ -1277,7 +1309,7 @@ def run_sync(
         db_lock = threading.Lock()
         render = _render_spec(dest, sync)
         sender = _Sender(dest, sync, scrub, load=lambda lo, hi: _load_pending(con, db_lock, lo, hi))
-        committer = _GroupCommit(con, sync, run_id, db_lock)
+        committer = _GroupCommit(con, sync, run_id, db_lock, prepared.upserts)
         sending = _Sending(sender, committer, _concurrency(dest), prepared.to_send, progress)
         if progress:
             progress(0, prepared.to_send)
