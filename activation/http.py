@@ -3,7 +3,9 @@
 * urllib3's connection pool, one per destination instance, shared by the sync
   engine's sending threads: every thread reuses a keep-alive connection, and a
   request costs a fraction of what ``requests`` spends (no ``.netrc`` or proxy
-  lookups, no request preparation); a timeout on every call;
+  lookups per call, no request preparation); the proxy the environment names
+  (``HTTPS_PROXY``, ``NO_PROXY`` ...) is read once per client; a timeout on
+  every call;
 * retries with tenacity on 408, 429, 5xx, connection errors and timeouts:
   exponential backoff with jitter, or exactly what the vendor asks for when it
   sends ``Retry-After`` (seconds or an HTTP date) or a rate-limit reset header
@@ -40,6 +42,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 import urllib3
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
@@ -288,6 +291,7 @@ class HttpClient:
             self._headers["Authorization"] = f"Basic {token}"
             self.secrets.append(Secret(f"{auth[0]}:{auth[1]}", source="basic auth"))  # and its base64 form
         self._pools: dict[tuple[str, str, int | None], urllib3.HTTPConnectionPool] = {}
+        self._proxies = getproxies()  # the environment's proxies, as requests honoured them
         self._lock = threading.Lock()
 
     def _pool(self, url: str) -> tuple[urllib3.HTTPConnectionPool, str]:
@@ -300,7 +304,16 @@ class HttpClient:
                 pool = self._pools.get(key)
                 if pool is None:
                     extra = {"ca_certs": _ca_certs()} if parts.scheme == "https" else {}
-                    pool = urllib3.connection_from_url(url, maxsize=self.POOL_SIZE, block=False, retries=False, **extra)
+                    proxy = self._proxies.get(parts.scheme)
+                    if proxy and not proxy_bypass(parts.hostname or ""):
+                        manager = urllib3.ProxyManager(
+                            proxy, maxsize=self.POOL_SIZE, block=False, retries=False, **extra
+                        )
+                        pool = manager.connection_from_url(url)
+                    else:
+                        pool = urllib3.connection_from_url(
+                            url, maxsize=self.POOL_SIZE, block=False, retries=False, **extra
+                        )
                     self._pools[key] = pool
         return pool, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 

@@ -865,3 +865,16 @@ def test_klaviyo_profiles_the_warehouse_writes_are_the_profiles_write_builds(ide
             built = destination._profile(Record(key, "added", JsonPayload(text), "k"))
             assert json.loads(written) == built
             assert written.count('"email"') <= 1 and written.count('"external_id"') <= 1
+
+
+def test_the_http_client_goes_through_the_proxy_the_environment_names(monkeypatch):
+    from activation.http import HttpClient
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    client = HttpClient("x", "https://api.example.com")
+    pool, path = client._pool("https://api.example.com/v1/batch?x=1")
+    assert path == "/v1/batch?x=1"
+    assert pool.proxy is not None and pool.proxy.host == "proxy.internal"
+    direct, _ = client._pool("http://127.0.0.1:9/x")
+    assert direct.proxy is None
