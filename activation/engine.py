@@ -72,6 +72,8 @@ from activation.protocol import (
     DestinationLimits,
     Record,
     RecordResult,
+    RenderedBatch,
+    RenderSpec,
     SyncRunResult,
     TransientError,
 )
@@ -150,6 +152,7 @@ class _Prepared:
     invalid: int
     to_send: int  # rows of _atc_diff
     retry_records: int
+    upserts: bool = True  # keys the state already holds are written (else only new keys)
 
 
 def _limits_for(sync: SyncConfig, registry: Mapping[str, type] | None, destination: Destination | None):
@@ -417,8 +420,9 @@ def _prepare(
         order by rn
         """
     )
-    to_send, retry_records = con.execute(
-        "select count(*), count(distinct case when is_retry then audience_id || chr(31) || record_key end) "
+    to_send, retry_records, upserts = con.execute(
+        "select count(*), count(distinct case when is_retry then audience_id || chr(31) || record_key end), "
+        "count(*) filter (where writes_state and new_version > 1) "
         "from _atc_diff"
     ).fetchone()
     invalid = con.execute("select coalesce(sum(row_count), 0) from _atc_invalid").fetchone()[0]
@@ -432,6 +436,7 @@ def _prepare(
         invalid=int(invalid),
         to_send=int(to_send),
         retry_records=int(retry_records),
+        upserts=bool(upserts),
     )
 
 
@@ -463,29 +468,50 @@ def _record_invalid(con, sync: SyncConfig, limits: DestinationLimits, run_id: st
 
 
 def _iter_diff(
-    con: duckdb.DuckDBPyConnection, rows: int | None = None, lock: threading.Lock | None = None
+    con: duckdb.DuckDBPyConnection,
+    rows: int | None = None,
+    lock: threading.Lock | None = None,
+    render: RenderSpec | None = None,
 ) -> Iterator[tuple]:
     """The diff in ``rn`` order, a page at a time.
 
     ``rn`` is dense (1..rows), so a page is a range, which DuckDB finds from its zone maps
     without sorting. Each page is fetched whole under ``lock``, so the committer can use
-    the connection between two pages.
+    the connection between two pages. With ``render`` the page carries each record's request
+    entity as the destination writes it (the last column; null where the destination builds
+    it itself), and the payloads only where it is null.
     """
     lock = lock or threading.Lock()
     if rows is None:
         with lock:
             rows = con.execute("select count(*) from _atc_diff").fetchone()[0]
+    select = _page_select(render)
     for start in range(1, int(rows) + 1, PAGE_SIZE):
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         with lock:
-            page = con.execute(
-                f"""
-                select rn, audience_id, record_key, action, payload, previous_payload, idempotency_key, is_retry
-                from _atc_diff
-                where rn between {int(start)} and {int(start + PAGE_SIZE - 1)}
-                order by rn
-                """
-            ).fetchall()
+            page = con.execute(select.format(start=int(start), end=int(start + PAGE_SIZE - 1), now=now)).fetchall()
         yield from page
+
+
+def _page_select(render: RenderSpec | None) -> str:
+    """The query of one page of the diff (``str.format`` with start, end and now)."""
+    page = "from _atc_diff where rn between {start} and {end}"
+    entities = {a: e for a, e in (render.entity.items() if render else ()) if e}
+    if not entities:
+        return (
+            "select rn, audience_id, record_key, action, payload, previous_payload, idempotency_key, is_retry, "
+            f"null as entity {page} order by rn"
+        )
+    cases = " ".join(f"when {_literal(action)} then ({expr})" for action, expr in sorted(entities.items()))
+    entity = f"case action {cases} end".replace("{", "{{").replace("}", "}}")  # kept as it is by format
+    limit = f"strlen(rendered) <= {int(render.max_entity_bytes)}" if render.max_entity_bytes else "true"
+    return (
+        "select rn, audience_id, record_key, action, case when entity is null then payload end, "
+        "case when entity is null then previous_payload end, idempotency_key, is_retry, entity from ("
+        f"select *, case when {limit} then rendered end as entity from ("
+        f"select *, {entity} as rendered from (select *, '{{now}}' as atc_now {page}))"
+        ") order by rn"
+    )
 
 
 @dataclass
@@ -497,12 +523,67 @@ class _Pending:
     is_retry: bool = False
 
 
-def _cut_batches(rows: Iterator[tuple], batch_size: int, max_bytes: int | None) -> Iterator[list[_Pending]]:
-    """Group consecutive rows of one (audience, action) into batches within the limits."""
+@dataclass
+class _RenderedPending:
+    """Consecutive records of one (audience, action) whose entities the warehouse wrote: one request."""
+
+    lo: int  # first rn
+    hi: int  # last rn (the batch's rows are lo..hi)
+    audience_id: str
+    action: str
+    keys: list[str]
+    entities: list[str]
+    any_retry: bool = False
+
+
+def _action_of(item: list[_Pending] | _RenderedPending) -> str:
+    return item.action if isinstance(item, _RenderedPending) else item[0].record.change
+
+
+def _size_of(item: list[_Pending] | _RenderedPending) -> int:
+    return len(item.keys) if isinstance(item, _RenderedPending) else len(item)
+
+
+def _cut_batches(
+    rows: Iterator[tuple], batch_size: int, max_bytes: int | None, max_request_bytes: int | None = None
+) -> Iterator[list[_Pending] | _RenderedPending]:
+    """Group consecutive rows of one (audience, action) into batches within the limits.
+
+    Rows the warehouse rendered (their entity is not null) go into ``_RenderedPending``
+    batches of at most ``batch_size`` records and ``max_request_bytes`` bytes of entities;
+    the others become ``Record``s in batches of at most ``batch_size`` and ``max_bytes``.
+    """
     current: list[_Pending] = []
     current_group = None
     current_bytes = 0
-    for rn, audience_id, record_key, action, payload, previous, idem, is_retry in rows:
+    rendered: _RenderedPending | None = None
+    rendered_bytes = 0
+    for rn, audience_id, record_key, action, payload, previous, idem, is_retry, entity in rows:
+        if entity is not None:
+            if current:
+                yield current
+                current, current_group, current_bytes = [], None, 0
+            size = (len(entity) if entity.isascii() else len(entity.encode())) + 1
+            if rendered is not None and (
+                rendered.audience_id != audience_id
+                or rendered.action != action
+                or len(rendered.keys) >= batch_size
+                or (max_request_bytes is not None and rendered_bytes + size > max_request_bytes)
+            ):
+                yield rendered
+                rendered = None
+            if rendered is None:
+                rendered = _RenderedPending(lo=rn, hi=rn, audience_id=audience_id, action=action, keys=[], entities=[])
+                rendered_bytes = 0
+            rendered.hi = rn
+            rendered.keys.append(record_key)
+            rendered.entities.append(entity)
+            rendered.any_retry = rendered.any_retry or is_retry
+            rendered_bytes += size
+            continue
+        if rendered is not None:
+            yield rendered
+            rendered = None
         # Payloads stay the warehouse's JSON text until a destination looks inside.
         record = Record(
             key=record_key,
@@ -526,6 +607,34 @@ def _cut_batches(rows: Iterator[tuple], batch_size: int, max_bytes: int | None) 
         current_bytes += size
     if current:
         yield current
+    if rendered is not None:
+        yield rendered
+
+
+@dataclass
+class _Outcome:
+    """What the destination answered for one batch, as the committer records it."""
+
+    acked_ranges: list[tuple[int, int]]  # runs of acknowledged rn
+    acked: int
+    rejected: list[tuple[int, str, RecordResult]]  # (rn, key, result)
+    deferred: int
+    any_retry: bool  # an acknowledged record was a retry of an earlier refusal
+
+    @property
+    def recorded(self) -> int:
+        return self.acked + len(self.rejected)
+
+    @classmethod
+    def of(cls, outcomes: list[tuple[_Pending, str, RecordResult | None]]) -> _Outcome:
+        acked = [p.rn for p, status, _ in outcomes if status == "ok"]
+        return cls(
+            acked_ranges=_ranges(acked),
+            acked=len(acked),
+            rejected=[(p.rn, p.record.key, r) for p, status, r in outcomes if status == "rejected" and r],
+            deferred=sum(1 for _, status, _ in outcomes if status == "deferred"),
+            any_retry=any(p.is_retry for p, status, _ in outcomes if status == "ok"),
+        )
 
 
 class _Stop(Exception):
@@ -535,14 +644,76 @@ class _Stop(Exception):
 class _Sender:
     """Writes batches, isolates refused records by halving, and tallies outcomes (from any thread)."""
 
-    def __init__(self, destination: Destination, sync: SyncConfig, scrub: _Scrubber) -> None:
+    def __init__(
+        self,
+        destination: Destination,
+        sync: SyncConfig,
+        scrub: _Scrubber,
+        load: Callable[[int, int], list[_Pending]] | None = None,
+    ) -> None:
         self.destination = destination
         self.sync = sync
         self.scrub = scrub
+        # Reads rows lo..hi of the diff as records: a refused rendered batch is split from them.
+        self.load = load
         self.calls = 0
         self.resends = 0
         self.last_transient: str | None = None
         self._lock = threading.Lock()
+
+    def dispatch(self, item: list[_Pending] | _RenderedPending) -> _Outcome:
+        """Send a batch of either kind; what the destination answered."""
+        if isinstance(item, _RenderedPending):
+            return self.send_rendered(item)
+        return _Outcome.of(self.send(item))
+
+    def send_rendered(self, item: _RenderedPending) -> _Outcome:
+        """One request of warehouse-written entities; a refused one is split and sent as records."""
+        batch = RenderedBatch(
+            sync_name=self.sync.name,
+            object=self.sync.object,
+            mode=self.sync.mode,
+            action=item.action,
+            entities=",".join(item.entities),
+            count=len(item.keys),
+            keys=item.keys,
+            audience_id=(item.audience_id or None) if self.sync.mode == "audience" else None,
+        )
+        with self._lock:
+            self.calls += 1
+        try:
+            problems = self.destination.write_rendered(batch)
+        except BatchRejected as exc:
+            if self.load is None:
+                raise _Stop(f"{self.sync.destination} refused a batch: {self.scrub(str(exc))}") from None
+            pending = self.load(item.lo, item.hi)
+            if len(pending) == 1:
+                return _Outcome.of(self.send(pending))
+            half = len(pending) // 2
+            with self._lock:
+                self.resends += 2
+            log.info("sync %s: batch of %d refused (%s); splitting", self.sync.name, len(pending), self.scrub(str(exc)))
+            return _Outcome.of(self.send(pending[:half]) + self.send(pending[half:]))
+        except TransientError as exc:
+            self.last_transient = self.scrub(str(exc))
+            log.warning(
+                "sync %s: batch of %d deferred to the next run: %s", self.sync.name, len(item.keys), self.last_transient
+            )
+            return _Outcome([], 0, [], len(item.keys), False)
+        except ConfigurationError as exc:
+            raise _Stop(f"configuration error from {self.sync.destination}: {self.scrub(str(exc))}") from None
+        if not isinstance(problems, dict) or any(not 0 <= i < len(item.keys) for i in problems):
+            raise _Stop(
+                f"{self.sync.destination} answered {problems!r} for {len(item.keys)} records; "
+                "nothing in that batch was recorded"
+            )
+        rejected = [
+            (item.lo + i, item.keys[i], RecordResult(item.keys[i], False, self.scrub(str(message))))
+            for i, message in sorted(problems.items())
+        ]
+        acked = [item.lo + i for i in range(len(item.keys)) if i not in problems]
+        ranges = [(item.lo, item.hi)] if not problems else _ranges(acked)
+        return _Outcome(ranges, len(acked), rejected, 0, item.any_retry)
 
     def send(self, pending: list[_Pending]) -> list[tuple[_Pending, str, RecordResult | None]]:
         """Outcome per record: ('ok' | 'rejected' | 'deferred', result)."""
@@ -628,26 +799,26 @@ class _Sending:
         self.deferred = 0
         self.done = 0
         self.consecutive_transient = 0
-        self.inflight: dict[Future, list[_Pending]] = {}
+        self.inflight: dict[Future, list[_Pending] | _RenderedPending] = {}
 
     @property
     def stopped(self) -> bool:
         """An outage: several batches in a row failed transiently; the rest waits for the next run."""
         return self.consecutive_transient >= MAX_CONSECUTIVE_TRANSIENT
 
-    def run(self, batches: Iterator[list[_Pending]]) -> None:
+    def run(self, batches: Iterator[list[_Pending] | _RenderedPending]) -> None:
         if self.concurrency == 1:
             for pending in batches:
                 if self.stopped:
                     self._skip(pending)
                     continue
-                self._record(pending, self.sender.send(pending))
+                self._record(pending, self.sender.dispatch(pending))
             return
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"sync-{self.sender.sync.name}")
         try:
             phase = None
             for pending in batches:
-                action = pending[0].record.change
+                action = _action_of(pending)
                 if phase is not None and action != phase:
                     self._drain(all_of_them=True)  # removals, then changes, then additions
                 phase = action
@@ -656,7 +827,7 @@ class _Sending:
                     continue
                 while len(self.inflight) >= self.concurrency * QUEUE_PER_THREAD:
                     self._drain()
-                self.inflight[pool.submit(self.sender.send, pending)] = pending
+                self.inflight[pool.submit(self.sender.dispatch, pending)] = pending
             self._drain(all_of_them=True)
         except BaseException:
             # Batches not started are not sent; the ones being sent are answered and their
@@ -687,22 +858,21 @@ class _Sending:
             if not all_of_them:
                 return
 
-    def _skip(self, pending: list[_Pending]) -> None:
-        self.deferred += len(pending)
-        self.done += len(pending)
+    def _skip(self, pending: list[_Pending] | _RenderedPending) -> None:
+        self.deferred += _size_of(pending)
+        self.done += _size_of(pending)
 
-    def _record(self, pending: list[_Pending], outcomes: list[tuple[_Pending, str, RecordResult | None]]) -> None:
+    def _record(self, pending: list[_Pending] | _RenderedPending, outcome: _Outcome) -> None:
         sync = self.sender.sync
-        self.committer.add(outcomes)
-        bad = [(p, r) for p, s, r in outcomes if s == "rejected"]
-        later = sum(1 for _, s, _ in outcomes if s == "deferred")
-        self.acknowledged += sum(1 for _, s, _ in outcomes if s == "ok")
-        self.rejected += len(bad)
-        self.deferred += later
-        for p, r in bad[:3]:
-            log.warning("sync %s: %s refused key %s: %s", sync.name, sync.destination, p.record.key, r.message)
-        self.consecutive_transient = self.consecutive_transient + 1 if later == len(outcomes) else 0
-        self.done += len(pending)
+        self.committer.add(outcome)
+        self.acknowledged += outcome.acked
+        self.rejected += len(outcome.rejected)
+        self.deferred += outcome.deferred
+        for _, key, r in outcome.rejected[:3]:
+            log.warning("sync %s: %s refused key %s: %s", sync.name, sync.destination, key, r.message)
+        size = _size_of(pending)
+        self.consecutive_transient = self.consecutive_transient + 1 if outcome.deferred == size else 0
+        self.done += size
         if self.progress:
             self.progress(self.done, self.total)
 
@@ -718,52 +888,83 @@ def _ranges(numbers: list[int]) -> list[tuple[int, int]]:
     return out
 
 
+def _merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Runs of row numbers, sorted, with adjacent and overlapping runs joined."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(ranges):
+        if out and lo <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(hi, out[-1][1]))
+        else:
+            out.append((lo, hi))
+    return out
+
+
 def _commit_outcomes(
     con: duckdb.DuckDBPyConnection,
     sync: SyncConfig,
     run_id: str,
-    outcomes: list[tuple[_Pending, str, RecordResult | None]],
+    outcomes: list[_Outcome],
+    upserts: bool = True,
 ) -> None:
-    """One transaction: acknowledged state and acknowledgements, resolved and new rejections, run totals."""
-    acked = [p.rn for p, status, _ in outcomes if status == "ok"]
-    rejected = [(p, r) for p, status, r in outcomes if status == "rejected"]
+    """One transaction: acknowledged state and acknowledgements, resolved and new rejections, run totals.
+
+    ``upserts``: whether the diff holds keys the state already has (else one append suffices).
+    """
+    acked = sum(o.acked for o in outcomes)
+    rejected = [r for o in outcomes for r in o.rejected]
     if not acked and not rejected:
         return
     now = _now()
     # The acknowledged rows as runs of row numbers, inlined (integers from the diff table):
     # binding long list parameters costs far more than the statements themselves.
-    runs = _ranges(acked)
+    runs = _merge_ranges([r for o in outcomes for r in o.acked_ranges])
     low, high = (runs[0][0], runs[-1][1]) if runs else (0, -1)
-    acked_rows = (
-        f"select d.* from _atc_diff as d "
-        f"inner join (values {', '.join(f'({a}, {b})' for a, b in runs) or '(0, -1)'}) as r (lo, hi) "
-        f"on d.rn between r.lo and r.hi "
-        f"where d.rn between {int(low)} and {int(high)}"
-    )
+    if len(runs) <= 1:
+        acked_rows = f"select * from _atc_diff where rn between {int(low)} and {int(high)}"
+    else:
+        acked_rows = (
+            f"select d.* from _atc_diff as d "
+            f"inner join (values {', '.join(f'({a}, {b})' for a, b in runs)}) as r (lo, hi) "
+            f"on d.rn between r.lo and r.hi "
+            f"where d.rn between {int(low)} and {int(high)}"
+        )
     # The run's strings inlined as literals as well: a statement with parameters costs DuckDB's
     # Python client a lookup for pandas on every call.
     sync_name, run_lit, dest_lit = _literal(sync.name), _literal(run_id), _literal(sync.destination)
     now_lit = f"timestamp '{now.isoformat(sep=' ')}'"
+    # A key without acknowledged state when the diff was made (version 0, so new_version 1) is
+    # appended; only keys the state holds need the upsert, which costs DuckDB twice as much.
+    # Nothing else writes this sync's state during its run, so an appended key is still new.
+    state_rows = f"""
+        select
+            {sync_name} as sync_name,
+            audience_id,
+            record_key,
+            payload,
+            payload_hash,
+            action != 'removed' as is_present,
+            new_version as version,
+            idempotency_key,
+            change as last_change,
+            {run_lit} as run_id,
+            {now_lit} as acknowledged_at
+        from ({acked_rows}) as acked
+        where writes_state and @versions@
+    """
     con.execute("begin transaction")
     try:
         if acked:
             con.execute(
                 f"""
                 insert into {SYNC_SCHEMA}.sync_state
-                select
-                    {sync_name} as sync_name,
-                    audience_id,
-                    record_key,
-                    payload,
-                    payload_hash,
-                    action != 'removed' as is_present,
-                    new_version as version,
-                    idempotency_key,
-                    change as last_change,
-                    {run_lit} as run_id,
-                    {now_lit} as acknowledged_at
-                from ({acked_rows}) as acked
-                where writes_state
+                {state_rows.replace("@versions@", "new_version = 1")}
+                """
+            )
+        if acked and upserts:
+            con.execute(
+                f"""
+                insert into {SYNC_SCHEMA}.sync_state
+                {state_rows.replace("@versions@", "new_version > 1")}
                 on conflict (sync_name, audience_id, record_key) do update set
                     payload = excluded.payload,
                     payload_hash = excluded.payload_hash,
@@ -775,6 +976,7 @@ def _commit_outcomes(
                     acknowledged_at = excluded.acknowledged_at
                 """
             )
+        if acked:
             # Every acknowledged record, also an audience member's removal as last
             # written (which does not itself advance sync_state).
             con.execute(
@@ -799,7 +1001,7 @@ def _commit_outcomes(
                 from ({acked_rows}) as acked
                 """
             )
-        if any(p.is_retry for p, status, _ in outcomes if status == "ok"):
+        if any(o.any_retry for o in outcomes):
             con.execute(
                 f"""
                 update {SYNC_SCHEMA}.sync_rejections as r
@@ -835,13 +1037,13 @@ def _commit_outcomes(
                 where rn = ?
                 """,
                 [
-                    [run_id, run_id, sync.name, sync.destination, r.message, bool(r.retryable), now, p.rn]
-                    for p, r in rejected
+                    [run_id, run_id, sync.name, sync.destination, r.message, bool(r.retryable), now, rn]
+                    for rn, _, r in rejected
                 ],
             )
         # The run's row shows its progress, committed with what it counts.
         con.execute(
-            f"update {SYNC_SCHEMA}.sync_runs set acknowledged = acknowledged + {len(acked)}, "
+            f"update {SYNC_SCHEMA}.sync_runs set acknowledged = acknowledged + {int(acked)}, "
             f"rejected = rejected + {len(rejected)} where run_id = {run_lit}"
         )
         con.execute("commit")
@@ -859,12 +1061,21 @@ class _GroupCommit:
     committed; a failed commit is raised there (or at the next ``add``).
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, sync: SyncConfig, run_id: str, lock: threading.Lock) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        sync: SyncConfig,
+        run_id: str,
+        lock: threading.Lock,
+        upserts: bool = True,
+    ) -> None:
         self.con = con
+        self.upserts = upserts
         self.sync = sync
         self.run_id = run_id
         self.lock = lock
-        self.outcomes: list[tuple[_Pending, str, RecordResult | None]] = []
+        self.outcomes: list[_Outcome] = []
+        self.records = 0
         self.last = time.monotonic()
         self.commits = 0
         self.error: BaseException | None = None
@@ -880,7 +1091,7 @@ class _GroupCommit:
                     return
                 if self.error is None:
                     with self.lock:
-                        _commit_outcomes(self.con, self.sync, self.run_id, group)
+                        _commit_outcomes(self.con, self.sync, self.run_id, group, self.upserts)
                     self.commits += 1
             except BaseException as exc:  # handed to the engine's thread
                 self.error = exc
@@ -892,14 +1103,17 @@ class _GroupCommit:
             error, self.error = self.error, None
             raise error
 
-    def add(self, outcomes: list[tuple[_Pending, str, RecordResult | None]]) -> None:
+    def add(self, outcome: _Outcome) -> None:
         self._raise()
-        self.outcomes.extend(o for o in outcomes if o[1] != "deferred")
-        if len(self.outcomes) >= GROUP_COMMIT_RECORDS or time.monotonic() - self.last >= GROUP_COMMIT_SECONDS:
+        if outcome.recorded:
+            self.outcomes.append(outcome)
+            self.records += outcome.recorded
+        if self.records >= GROUP_COMMIT_RECORDS or time.monotonic() - self.last >= GROUP_COMMIT_SECONDS:
             self._hand_over()
 
     def _hand_over(self) -> None:
         outcomes, self.outcomes = self.outcomes, []
+        self.records = 0
         self.last = time.monotonic()
         if outcomes:
             self._queue.put(outcomes)
@@ -1092,9 +1306,10 @@ def run_sync(
             result.unchanged,
             result.invalid,
         )
-        sender = _Sender(dest, sync, scrub)
         db_lock = threading.Lock()
-        committer = _GroupCommit(con, sync, run_id, db_lock)
+        render = _render_spec(dest, sync)
+        sender = _Sender(dest, sync, scrub, load=lambda lo, hi: _load_pending(con, db_lock, lo, hi))
+        committer = _GroupCommit(con, sync, run_id, db_lock, prepared.upserts)
         sending = _Sending(sender, committer, _concurrency(dest), prepared.to_send, progress)
         if progress:
             progress(0, prepared.to_send)
@@ -1102,7 +1317,10 @@ def run_sync(
             if prepared.to_send:
                 _check(dest, sync, scrub)
             batches = _cut_batches(
-                _iter_diff(con, prepared.to_send, db_lock), prepared.batch_size, prepared.limits.max_batch_bytes
+                _iter_diff(con, prepared.to_send, db_lock, render),
+                prepared.batch_size,
+                prepared.limits.max_batch_bytes,
+                render.max_request_bytes if render else None,
             )
             sending.run(batches)
         except _Stop as exc:
@@ -1147,6 +1365,28 @@ def run_sync(
         result.seconds,
     )
     return result
+
+
+def _render_spec(dest: Destination, sync: SyncConfig) -> RenderSpec | None:
+    """The entities the warehouse writes for this destination, when it offers that path."""
+    render_sql = getattr(dest, "render_sql", None)
+    if render_sql is None or not hasattr(dest, "write_rendered"):
+        return None
+    return render_sql(sync.object, sync.mode, sorted(sync.fields))
+
+
+def _load_pending(con: duckdb.DuckDBPyConnection, lock: threading.Lock, lo: int, hi: int) -> list[_Pending]:
+    """Rows lo..hi of the diff as records (a refused rendered batch is split from them)."""
+    with lock:
+        rows = con.execute(
+            f"""
+            select rn, audience_id, record_key, action, payload, previous_payload, idempotency_key, is_retry, null
+            from _atc_diff
+            where rn between {int(lo)} and {int(hi)}
+            order by rn
+            """
+        ).fetchall()
+    return [p for batch in _cut_batches(iter(rows), len(rows) or 1, None) for p in batch]  # type: ignore[union-attr]
 
 
 def _restore_checkpoints(con: duckdb.DuckDBPyConnection) -> None:

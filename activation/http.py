@@ -1,8 +1,11 @@
 """The one HTTP session helper every destination uses.
 
-* a ``requests.Session`` per destination instance and thread (the sync engine sends
-  batches from a few threads; a session is not meant to be shared between them),
-  a timeout on every call;
+* urllib3's connection pool, one per destination instance, shared by the sync
+  engine's sending threads: every thread reuses a keep-alive connection, and a
+  request costs a fraction of what ``requests`` spends (no ``.netrc`` or proxy
+  lookups per call, no request preparation); the proxy the environment names
+  (``HTTPS_PROXY``, ``NO_PROXY`` ...) is read once per client; a timeout on
+  every call;
 * retries with tenacity on 408, 429, 5xx, connection errors and timeouts:
   exponential backoff with jitter, or exactly what the vendor asks for when it
   sends ``Retry-After`` (seconds or an HTTP date) or a rate-limit reset header
@@ -15,6 +18,8 @@
 * a token bucket (``activation.ratelimit``) paces requests before they leave; it is
   shared by every thread of the destination, so the vendor's rate holds whatever the
   concurrency;
+* a ``Retry-After`` (or reset header) a thread receives pauses the shared bucket, so
+  every thread of the destination waits, not only the one that was told;
 * ``retries`` counts every retry, for the run summary (thread-safe).
 
 Secrets: credentials come from environment variables named in the settings
@@ -25,7 +30,9 @@ writes or raises passes through ``redact`` first.
 
 from __future__ import annotations
 
+import base64
 import email.utils
+import json as jsonlib
 import logging
 import os
 import random
@@ -34,8 +41,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode, urlsplit
+from urllib.request import getproxies, proxy_bypass
 
-import requests
+import urllib3
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_base
 
@@ -198,8 +207,61 @@ class _wait_vendor_or_backoff(wait_base):
         return min(self.policy.max_wait, base + self.rng.uniform(0, self.policy.jitter))
 
 
+@dataclass(frozen=True)
+class SentRequest:
+    """The request a response answers, as it was sent (for callers that sign or audit it)."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes | None
+
+
+class Response:
+    """What a call answered: the parts of ``requests.Response`` the destinations read."""
+
+    __slots__ = ("status_code", "headers", "content", "reason", "request")
+
+    def __init__(
+        self,
+        status_code: int,
+        headers: Mapping[str, str],
+        content: bytes,
+        reason: str = "",
+        request: SentRequest | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.headers = headers  # case-insensitive (urllib3's HTTPHeaderDict)
+        self.content = content
+        self.reason = reason
+        self.request = request
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code < 400
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body as JSON; ``ValueError`` when it is not."""
+        return jsonlib.loads(self.content)
+
+
+def _ca_certs() -> str | None:
+    try:
+        import certifi
+    except ImportError:  # the system's store then
+        return None
+    return certifi.where()
+
+
 class HttpClient:
-    """One per destination instance: session, pacing, retries, classification."""
+    """One per destination instance: connection pool, pacing, retries, classification."""
+
+    # Keep-alive connections kept per destination: at least as many as sending threads.
+    POOL_SIZE = 16
 
     def __init__(
         self,
@@ -224,26 +286,36 @@ class HttpClient:
         self._sleep = sleep
         self._rng = random.Random(seed)
         self._headers = {"Accept": "application/json", "User-Agent": "journey-atc-activation", **(headers or {})}
-        self._auth = auth
-        self._local = threading.local()
-        self._sessions: list[requests.Session] = []
-        self._lock = threading.Lock()
         if auth:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            self._headers["Authorization"] = f"Basic {token}"
             self.secrets.append(Secret(f"{auth[0]}:{auth[1]}", source="basic auth"))  # and its base64 form
+        self._pools: dict[tuple[str, str, int | None], urllib3.HTTPConnectionPool] = {}
+        self._proxies = getproxies()  # the environment's proxies, as requests honoured them
+        self._lock = threading.Lock()
 
-    @property
-    def session(self) -> requests.Session:
-        """This thread's session (keep-alive connections are per thread)."""
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.headers.update(self._headers)
-            if self._auth:
-                session.auth = self._auth
-            self._local.session = session
+    def _pool(self, url: str) -> tuple[urllib3.HTTPConnectionPool, str]:
+        """The keep-alive pool for ``url``'s host, and the path (with query) to ask it for."""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.hostname or "", parts.port)
+        pool = self._pools.get(key)
+        if pool is None:
             with self._lock:
-                self._sessions.append(session)
-        return session
+                pool = self._pools.get(key)
+                if pool is None:
+                    extra = {"ca_certs": _ca_certs()} if parts.scheme == "https" else {}
+                    proxy = self._proxies.get(parts.scheme)
+                    if proxy and not proxy_bypass(parts.hostname or ""):
+                        manager = urllib3.ProxyManager(
+                            proxy, maxsize=self.POOL_SIZE, block=False, retries=False, **extra
+                        )
+                        pool = manager.connection_from_url(url)
+                    else:
+                        pool = urllib3.connection_from_url(
+                            url, maxsize=self.POOL_SIZE, block=False, retries=False, **extra
+                        )
+                    self._pools[key] = pool
+        return pool, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
     def _add(self, counter: str) -> None:
         with self._lock:
@@ -267,7 +339,7 @@ class HttpClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         attempts: int | None = None,
-    ) -> requests.Response:
+    ) -> Response:
         """Send one request with retries; return the response for 2xx/3xx and non-retryable 4xx.
 
         ``attempts`` overrides the policy for this call (``1`` for a call that is not
@@ -275,7 +347,13 @@ class HttpClient:
         when the retries run out.
         """
         url = self.url(path)
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(params)
         path = path or "/"
+        all_headers = {**self._headers, **(headers or {})}
+        if json is not None:
+            data = jsonlib.dumps(json, separators=(",", ":")).encode()
+            all_headers.setdefault("Content-Type", "application/json")
         attempts = max(1, self.policy.attempts if attempts is None else attempts)
         retrying = Retrying(
             stop=stop_after_attempt(attempts),
@@ -286,7 +364,7 @@ class HttpClient:
             reraise=True,
         )
         try:
-            return retrying(self._attempt, method, url, path, json, data, params, headers)
+            return retrying(self._attempt, method, url, path, data, all_headers)
         except _Retryable as exc:
             raise TransientError(
                 self.redact(f"{self.destination}: {method} {path} failed after {attempts} attempts: {exc}"),
@@ -307,20 +385,31 @@ class HttpClient:
 
         return before_sleep
 
-    def _attempt(self, method, url, path, json, data, params, headers) -> requests.Response:
+    def _attempt(self, method: str, url: str, path: str, data: bytes | None, headers: dict[str, str]) -> Response:
         if self.bucket is not None:
             self.bucket.acquire()
         self._add("requests")
+        pool, target = self._pool(url)
         try:
-            response = self.session.request(
-                method, url, json=json, data=data, params=params, headers=headers, timeout=self.policy.timeout
+            raw = pool.urlopen(
+                method,
+                target,
+                body=data,
+                headers=headers,
+                retries=False,
+                redirect=False,
+                timeout=self.policy.timeout,
+                preload_content=True,
             )
-        except requests.Timeout as exc:
+        except urllib3.exceptions.TimeoutError as exc:
             raise _Retryable(f"timed out ({type(exc).__name__})") from None
-        except requests.ConnectionError as exc:
+        except urllib3.exceptions.HTTPError as exc:
             raise _Retryable(f"connection failed ({type(exc).__name__})") from None
+        sent = SentRequest(method, url, headers, data)
+        response = Response(raw.status, raw.headers, raw.data or b"", raw.reason or "", sent)
         status = response.status_code
-        log.debug("%s: %s %s -> %s", self.destination, method, path, status)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s: %s %s -> %s", self.destination, method, path, status)
         if status in (401, 403):
             raise ConfigurationError(
                 self.redact(
@@ -329,26 +418,30 @@ class HttpClient:
                 )
             )
         if status in RETRYABLE_STATUS:
+            retry_after = parse_retry_after(response.headers)
+            if retry_after is not None and self.bucket is not None:
+                # The vendor's wait holds for the whole destination: every thread sharing the
+                # bucket waits it out, not only this one.
+                self.bucket.pause(retry_after)
             raise _Retryable(
                 self.redact(f"answered {status}: {_body_excerpt(response)}"),
                 status=status,
-                retry_after=parse_retry_after(response.headers),
+                retry_after=retry_after,
             )
         return response
 
     def close(self) -> None:
         with self._lock:
-            sessions, self._sessions = self._sessions, []
-        for session in sessions:
-            session.close()
-        self._local = threading.local()
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
 
 
-def _body_excerpt(response: requests.Response, limit: int = 300) -> str:
+def _body_excerpt(response: Response, limit: int = 300) -> str:
     text = (response.text or "").strip().replace("\n", " ")
     return text[:limit] if text else response.reason or ""
 
 
-def vendor_message(response: requests.Response, limit: int = 500) -> str:
+def vendor_message(response: Response, limit: int = 500) -> str:
     """The vendor's own words from an error body, for messages and RecordResults."""
     return f"{response.status_code} {_body_excerpt(response, limit)}"

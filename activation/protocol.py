@@ -100,6 +100,44 @@ class RecordResult:
     retryable: bool = False  # worth trying again on a later run
 
 
+@dataclass(frozen=True)
+class RenderSpec:
+    """How a destination's request entities are written by the warehouse (an optional fast path).
+
+    entity: action (``added`` / ``changed`` / ``removed``) -> a DuckDB SQL expression giving the
+        JSON text of the record's entity (or entities, comma-separated) exactly as the
+        destination's ``write`` would put it in its request, or null for a record ``write``
+        must build itself. It may read the diff's ``record_key``, ``audience_id``, ``action``,
+        ``payload`` (JSON text), ``idempotency_key`` and ``atc_now`` (ISO-8601 UTC, the time
+        the page of records was read, minutes before it is sent at most).
+    max_entity_bytes: a rendered entity larger than this goes through ``write`` (which refuses
+        it with the reason).
+    max_request_bytes: entities (plus one separator each) one request carries at most.
+    """
+
+    entity: Mapping[str, str]
+    max_entity_bytes: int | None = None
+    max_request_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class RenderedBatch:
+    """A batch whose entities the warehouse wrote: what one ``write_rendered`` call carries.
+
+    entities: the records' entity texts joined by ``,`` in record order (one request's array).
+    keys: the records' keys, in the same order.
+    """
+
+    sync_name: str
+    object: str
+    mode: SyncMode
+    action: ChangeType
+    entities: str
+    count: int
+    keys: Sequence[str] = ()
+    audience_id: str | None = None
+
+
 @dataclass
 class DestinationLimits:
     """Vendor limits, from the vendor's documentation (cite it in the module)."""
@@ -129,6 +167,15 @@ class Destination(Protocol):
 
     def write(self, batch: Batch) -> list[RecordResult]:
         """Send one batch; return exactly one result per record, in order."""
+
+
+# Optional, beside ``write``: a destination may also offer
+#   ``render_sql(object, mode, fields) -> RenderSpec | None``: the entities the warehouse can write
+#       (``fields``: the payload's field names);
+#   ``write_rendered(batch: RenderedBatch) -> dict[int, str]``: send them as one request and
+#       return {position: the vendor's words} for the records it refused (the others are
+#       acknowledged); raises like ``write``. A refused batch is split and sent again through
+#       ``write``, record by record as usual.
 
 
 @dataclass

@@ -22,6 +22,11 @@ For each sync of syncs.yml:
    traffic, with the same payloads, batch sizes and rate limits;
 4. the table shows records per second for both and their ratio.
 
+The webhook sends one request per record at its default 10 requests a second: with
+``--synthetic`` its model holds ``WEBHOOK_ROWS`` rows (60 s of sending) unless
+``--rows-for webhook_journey_assignments=N`` says otherwise; ``--rows-for`` does the
+same for any sync.
+
 Not a test: timings belong here, not in the unit tests.
 """
 
@@ -47,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from activation.engine import load_config, run_sync  # noqa: E402
+from activation.http import HttpClient  # noqa: E402
 from bench.bench_foundation import PeakMemory, machine  # noqa: E402
 
 
@@ -56,17 +62,26 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+# A webhook receiver documents no rate; the sandbox takes what the webhook destination sends by
+# default (10 requests a second), so the raw replay of its traffic is paced like the sync.
+SANDBOX_FAULTS = {"vendors": {"webhook": {"rate_limit": {"requests_per_second": 10, "burst": 10}}}}
+
+
 class Sandbox:
     """`atc sandbox` in its own process, so the server does not share the client's interpreter."""
 
     def __init__(self) -> None:
         self.port = _free_port()
         self.proc: subprocess.Popen | None = None
+        self._faults: tempfile._TemporaryFileWrapper | None = None
 
     def __enter__(self) -> Sandbox:
         atc = Path(sys.executable).parent / "atc"
+        self._faults = tempfile.NamedTemporaryFile("w", suffix=".json", prefix="atc-bench-faults-")  # noqa: SIM115
+        self._faults.write(json.dumps(SANDBOX_FAULTS))
+        self._faults.flush()
         self.proc = subprocess.Popen(
-            [str(atc), "sandbox", "--port", str(self.port), "--log-level", "warning"],
+            [str(atc), "sandbox", "--port", str(self.port), "--log-level", "warning", "--faults", self._faults.name],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -89,36 +104,44 @@ class Sandbox:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+        if self._faults is not None:
+            self._faults.close()
 
 
 class Recorder:
-    """Records every request a requests.Session sent and was not throttled for (method, path, headers, body),
-    in the order the answers came back (from any thread)."""
+    """Records every request the sync's HTTP client sent and was not throttled for (method, path, headers,
+    body), in the order the answers came back (from any thread)."""
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, dict, bytes | None]] = []
-        self._original = requests.Session.send
+        self._original = HttpClient._attempt
 
     def __enter__(self) -> Recorder:
         recorder = self
 
-        def send(session, request, **kwargs):
-            body = request.body.encode() if isinstance(request.body, str) else request.body
-            parts = urlsplit(request.url)
-            path = parts.path + (f"?{parts.query}" if parts.query else "")
-            response = recorder._original(session, request, **kwargs)
-            # A request the sandbox throttled is sent again by the client: record the one that got through.
-            if response.status_code != 429:
-                recorder.requests.append((request.method, path, dict(request.headers), body))
+        def attempt(client, method, url, path, data, headers):
+            parts = urlsplit(url)
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            try:
+                response = recorder._original(client, method, url, path, data, headers)
+            except Exception as exc:
+                # An answer other than 429 was an answer (a throttled request is sent again by the client:
+                # the one that got through is recorded); a dropped connection was not.
+                if getattr(exc, "status", None) not in (None, 429):
+                    recorder.requests.append((method, target, dict(headers), data))
+                raise
+            recorder.requests.append((method, target, dict(headers), data))
             return response
 
-        requests.Session.send = send
+        HttpClient._attempt = attempt
         return self
 
     def __exit__(self, *exc) -> None:
-        requests.Session.send = self._original
+        HttpClient._attempt = self._original
 
 
+# One request per record at 10 requests a second: 600 records are a minute of sending.
+WEBHOOK_ROWS = 600
 MODELS_DIR = ROOT / "dbt_project" / "models" / "activation"
 _TYPES = {"string": "varchar", "timestamp": "timestamp", "boolean": "boolean", "date": "date"}
 _SELECT_ITEM = re.compile(r"^\s*([a-z_][a-z0-9_]*)(?:\s+as\s+([a-z_][a-z0-9_]*))?\s*,?\s*$")
@@ -176,8 +199,10 @@ def _final_select(model: str) -> dict[str, str]:
     return mapping
 
 
-def make_synthetic_warehouse(db: Path, rows: int, models: list[str]) -> None:
-    """A warehouse whose sync models hold ``rows`` generated rows each (no dbt build needed)."""
+def make_synthetic_warehouse(
+    db: Path, rows: int, models: list[str], rows_by_model: dict[str, int] | None = None
+) -> None:
+    """A warehouse whose sync models hold ``rows`` generated rows each (``rows_by_model`` for fewer)."""
     import duckdb
 
     declared = _declared_columns()
@@ -198,7 +223,8 @@ def make_synthetic_warehouse(db: Path, rows: int, models: list[str]) -> None:
             if [c for c, _ in columns] != list(mapping):
                 raise SystemExit(f"{model}: the yml columns {columns} differ from the model's select {list(mapping)}")
             body = ", ".join(f"cast({mapping[c]} as {t}) as {c}" for c, t in columns)
-            con.execute(f"create table main.{model} as select {body} from main.int_sync__assignments")
+            limit = f" limit {int(rows_by_model[model])}" if model in (rows_by_model or {}) else ""
+            con.execute(f"create table main.{model} as select {body} from main.int_sync__assignments{limit}")
 
 
 def replay(port: int, recorded: list[tuple[str, str, dict, bytes | None]]) -> tuple[float, int, int]:
@@ -264,6 +290,13 @@ def main() -> None:
     source.add_argument("--db", type=Path, help="a built warehouse holding the sync models")
     source.add_argument("--synthetic", type=int, metavar="N", help="generate sync models of N rows each instead")
     ap.add_argument("--sync", action="append", help="sync name from syncs.yml (default: all)")
+    ap.add_argument(
+        "--rows-for",
+        action="append",
+        default=[],
+        metavar="SYNC=N",
+        help=f"with --synthetic: N rows for this sync's model (default webhook_journey_assignments={WEBHOOK_ROWS})",
+    )
     ap.add_argument("--people", type=int, help="only for the report: the data set's size")
     ap.add_argument("--label", help="name of this measurement (e.g. before / after); kept beside the others")
     ap.add_argument("--out", type=Path, help="result file (default bench/results/sync-<people or N>.json)")
@@ -283,8 +316,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="atc-bench-sync-") as tmp:
         db = Path(tmp) / "warehouse.duckdb"
         if args.synthetic:
-            print(f"generating {args.synthetic:,} rows per sync model ...")
-            make_synthetic_warehouse(db, args.synthetic, sorted({syncs[n].model for n in names}))
+            rows_for = {"webhook_journey_assignments": WEBHOOK_ROWS}
+            for item in args.rows_for:
+                sync_name, _, count = item.partition("=")
+                if sync_name not in syncs or not count.isdigit():
+                    raise SystemExit(f"--rows-for {item!r}: expected SYNC=N with a sync of syncs.yml")
+                rows_for[sync_name] = int(count)
+            rows_by_model = {syncs[n].model: min(args.synthetic, c) for n, c in rows_for.items() if n in names}
+            print(f"generating {args.synthetic:,} rows per sync model ({rows_by_model or 'all of them'}) ...")
+            make_synthetic_warehouse(db, args.synthetic, sorted({syncs[n].model for n in names}), rows_by_model)
         else:
             print(f"copying {args.db} ...")
             shutil.copyfile(args.db, db)

@@ -740,11 +740,29 @@ def test_klaviyo_sends_up_to_ten_thousand_profiles_in_one_import_job(sandbox):
 
 
 def test_klaviyo_paces_within_its_burst_and_its_steady_limit(sandbox):
+    from activation.ratelimit import TokenBucket
+
     klaviyo = destination_class("klaviyo")({**sandbox_settings("klaviyo", sandbox.url)}, {})
-    # A full bucket, then the refill: never more than 10 in a second nor 150 in a minute.
-    assert klaviyo.bucket.capacity + klaviyo.bucket.rate * 1 <= 10
-    assert klaviyo.bucket.capacity + klaviyo.bucket.rate * 60 <= 150
     assert 1 < klaviyo.max_concurrency <= 3
+    # The same pacing on a clock that moves only when it sleeps: 400 requests as fast as it allows.
+    now = [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    bucket = TokenBucket(
+        klaviyo.bucket.rate, klaviyo.bucket.capacity, clock=lambda: now[0], sleep=sleep, windows=klaviyo.bucket.windows
+    )
+    stamps = []
+    for _ in range(400):
+        bucket.acquire()
+        stamps.append(now[0])
+    assert stamps[8] == 0.0  # a burst of nine leaves at once
+    # Never more than 10 in any second nor 150 in any minute, wherever Klaviyo's windows start.
+    for i, start in enumerate(stamps):
+        assert sum(1 for s in stamps[i:] if s < start + 1.0) <= 10
+        assert sum(1 for s in stamps[i:] if s < start + 60.0) <= 150
+    assert stamps[-1] < 3 * 61.0  # and no slower than that: 147 a minute
 
 
 def test_every_destination_declares_how_many_batches_it_takes_at_once(sandbox):
@@ -770,3 +788,93 @@ def test_batches_of_one_new_list_sent_at_once_create_the_list_once(sandbox, name
     state = sandbox.state()[name]
     assert list(state["list_names"].values()).count("journey flash_sale") == 1
     assert len(state["lists"][state_list_id(state, "journey flash_sale")]) == 8
+
+
+def test_a_pause_holds_every_other_thread_sharing_the_bucket_but_not_the_one_that_was_told():
+    import threading
+
+    from activation.ratelimit import TokenBucket
+
+    bucket = TokenBucket(1000.0, 10)
+    bucket.pause(0.4)
+    started = time.monotonic()
+    assert bucket.acquire() == 0.0  # the thread the vendor answered waits in its own retry
+    waited = {}
+
+    def other():
+        waited["seconds"] = bucket.acquire()
+        waited["at"] = time.monotonic() - started
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join()
+    assert waited["at"] >= 0.35 and waited["seconds"] >= 0.3
+    assert not bucket.try_acquire() or time.monotonic() - started >= 0.35
+
+
+def test_a_retry_after_one_thread_receives_pauses_the_other_threads_of_the_destination(sandbox):
+    import threading
+
+    sandbox.set_faults({"vendors": {"braze": {"throttle_next": 1, "retry_after": 1}}})
+    braze = make("braze", sandbox, retry_max_wait=5)
+    sent_at: list[float] = []
+    original = braze.client._pool
+
+    def pool(url):  # called once a request has its token, just before it leaves
+        sent_at.append(time.monotonic())
+        return original(url)
+
+    braze.client._pool = pool
+    first = threading.Thread(target=braze.write, args=(audience_batch("braze", [rec("u1")]),))
+    first.start()
+    deadline = time.monotonic() + 5
+    while braze.bucket.pauses == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    told_at = time.monotonic()
+    assert braze.bucket.pauses == 1  # the 429 paused the bucket the threads share
+    # Another thread's batch, sent while the first waits out Retry-After, waits as well.
+    results = braze.write(audience_batch("braze", [rec("u2")]))
+    first.join()
+    assert all(r.ok for r in results)
+    assert len(sent_at) == 3
+    assert min(sent_at[1:]) - told_at >= 0.8  # nothing left during the second the vendor asked for
+
+
+@pytest.mark.parametrize("identifier", ["auto", "email", "external_id"])
+def test_klaviyo_profiles_the_warehouse_writes_are_the_profiles_write_builds(identifier):
+    import duckdb
+
+    from activation.destinations.base import JsonPayload
+    from activation.destinations.klaviyo import KlaviyoDestination
+
+    destination = KlaviyoDestination({"identifier": identifier}, {"ATC_KLAVIYO_API_KEY": "pk_test"})
+    fields = ["email", "external_id", "journey_channel", "journey_id", "locale", "phone_number", "context"]
+    payloads = [
+        ("u1", {"email": "a@x.io", "journey_id": "j", "locale": "en", "external_id": None, "context": {"a": None}}),
+        ("b@x.io", {"email": "", "journey_channel": "sms", "phone_number": "+1", "external_id": "e1"}),
+        ("u3", {"external_id": "", "journey_id": None}),
+        ("u4", {"email": 'é"x', "journey_channel": 3, "journey_id": [1, None], "external_id": "x", "context": 0}),
+    ]
+    with duckdb.connect() as con:
+        for key, values in payloads:
+            text = json.dumps({f: values.get(f) for f in fields}, separators=(",", ":"))
+            spec = destination.render_sql("profile", "upsert", fields)
+            written = con.execute(
+                f"select {spec.entity['added']} from (select ? as record_key, ? as payload)", [key, text]
+            ).fetchone()[0]
+            built = destination._profile(Record(key, "added", JsonPayload(text), "k"))
+            assert json.loads(written) == built
+            assert written.count('"email"') <= 1 and written.count('"external_id"') <= 1
+
+
+def test_the_http_client_goes_through_the_proxy_the_environment_names(monkeypatch):
+    from activation.http import HttpClient
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    client = HttpClient("x", "https://api.example.com")
+    pool, path = client._pool("https://api.example.com/v1/batch?x=1")
+    assert path == "/v1/batch?x=1"
+    assert pool.proxy is not None and pool.proxy.host == "proxy.internal"
+    direct, _ = client._pool("http://127.0.0.1:9/x")
+    assert direct.proxy is None

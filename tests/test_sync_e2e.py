@@ -708,3 +708,58 @@ def test_a_process_killed_between_group_commits_resends_what_it_had_not_committe
         assert con.execute(
             "select count(*), count(distinct record_key) from atc_sync.sync_acknowledgements"
         ).fetchone() == (200, 200)
+
+
+def _held(state: dict) -> dict:
+    """What the tools hold, without the clock's values and the request counts; events in any order
+    (batches are sent from several threads)."""
+
+    def strip(value):
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in ("timestamp", "received_at", "stats", "time")}
+        if isinstance(value, list):
+            return sorted((strip(v) for v in value), key=repr)
+        return value
+
+    vendors = ("braze", "customerio", "segment", "klaviyo")
+    return {vendor: strip(held) for vendor, held in state.items() if vendor in vendors}
+
+
+def test_entities_the_warehouse_writes_leave_the_tools_as_the_records_path_does(built, tmp_path, monkeypatch):
+    """Braze, Customer.io and Klaviyo profiles and Segment audiences are written by DuckDB on the fast path;
+    with ``render_in_warehouse: false`` every record goes through ``write``. Both end the same."""
+    from activation.destinations.braze import BrazeDestination
+    from activation.destinations.customerio import CustomerIoDestination
+    from activation.destinations.klaviyo import KlaviyoDestination
+    from activation.destinations.segment import SegmentDestination
+
+    rendered: list[str] = []
+    for cls in (BrazeDestination, CustomerIoDestination, SegmentDestination, KlaviyoDestination):
+
+        def spy(self, batch, original=cls.write_rendered):
+            rendered.append(self.name)
+            return original(self, batch)
+
+        monkeypatch.setattr(cls, "write_rendered", spy)
+    names = ["braze_users", "customerio_customers", "segment_journey_audiences", "klaviyo_profiles"]
+    held = []
+    for render in (True, False):
+        data = yaml.safe_load((PROJECT_DIR / "syncs.yml").read_text())
+        data["syncs"] = {name: data["syncs"][name] for name in names}
+        for sync in data["syncs"].values():
+            sync["settings"] = {**sync.get("settings", {}), **FAST, "render_in_warehouse": render}
+        config = tmp_path / f"syncs-{render}.yml"
+        config.write_text(yaml.safe_dump(data))
+        db = tmp_path / f"wh-{render}.duckdb"
+        shutil.copy(built["v1"], db)
+        with SandboxServer(faults={"vendors": {"*": {"rate_limit": None}}}) as server:
+            monkeypatch.setenv("ATC_SANDBOX_PORT", str(server.port))
+            first = _run_all(db, config)
+            _next_generation(db, built)
+            second = _run_all(db, config)
+            held.append(_held(server.state()))
+        assert all(r.status == "ok" for r in [*first.values(), *second.values()])
+        assert all(r.acknowledged == r.added + r.changed + r.removed for r in first.values())
+    assert set(rendered) == {"braze", "customerio", "segment", "klaviyo"}  # the fast path did run, with render on only
+    assert held[0] == held[1]
+    assert held[0]["braze"]["users"] and held[0]["customerio"] and held[0]["segment"]

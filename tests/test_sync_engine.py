@@ -655,3 +655,84 @@ def test_a_ledger_column_missing_from_the_model_is_named_before_anything_is_sent
     ):
         run(db, syncs, dest, env)
     assert dest.calls == 0
+
+
+# -- entities written by the warehouse ---------------------------------------------------
+
+
+class RenderingDestination(ScriptedDestination):
+    """Also takes new profiles whose entities DuckDB wrote (``render_sql`` / ``write_rendered``)."""
+
+    limits: ClassVar[DestinationLimits] = DestinationLimits(max_batch_size=3)
+
+    def __init__(self, tool: FakeTool | None = None) -> None:
+        super().__init__(tool)
+        self.rendered_calls: list[list[dict]] = []
+
+    def render_sql(self, object: str, mode: str, fields):
+        from activation.protocol import RenderSpec
+
+        return RenderSpec(
+            entity={"added": "'{\"key\":' || cast(to_json(record_key) as varchar) || ',\"payload\":' || payload || '}'"}
+        )
+
+    def write_rendered(self, batch) -> dict[int, str]:
+        self.calls += 1
+        entities = json.loads("[" + batch.entities + "]")
+        assert len(entities) == batch.count and batch.action == "added"
+        self.rendered_calls.append(entities)
+        if self.calls in self.transient_calls:
+            raise TransientError("503 Service Unavailable", status=503)
+        if any(e["key"] in self.poison_keys for e in entities):
+            raise BatchRejected("400 invalid request body", status=400)
+        for e in entities:
+            if e["key"] not in self.reject_keys:
+                self.tool.profiles[e["key"]] = e["payload"]
+        return {i: self.reject_keys[e["key"]] for i, e in enumerate(entities) if e["key"] in self.reject_keys}
+
+
+def test_new_records_go_as_entities_the_warehouse_wrote_and_are_acknowledged_once(db, env):
+    syncs = make_syncs("mirror")
+    dest = RenderingDestination()
+    set_rows(db, people(7))
+    result = run(db, syncs, dest, env)
+    assert (result.status, result.added, result.acknowledged, result.batches) == ("ok", 7, 7, 3)
+    assert [len(c) for c in dest.rendered_calls] == [3, 3, 1] and dest.tool.calls == []  # no Record built
+    assert dest.tool.profiles == expected_profiles(people(7))
+    assert query(db, "select count(*), count(distinct record_key) from atc_sync.sync_acknowledgements") == [(7, 7)]
+    # Changes and removals are not rendered by this destination: they go through write.
+    set_rows(db, [("p001", "new@example.com", "welcome"), *people(5, start=2)])
+    again = run(db, syncs, dest, env)
+    assert (again.changed, again.removed, again.acknowledged) == (1, 1, 2)
+    assert dest.tool.profiles["p001"]["email"] == "new@example.com" and "p007" not in dest.tool.profiles
+
+
+def test_a_refused_rendered_batch_is_split_and_only_the_bad_record_is_held_back(db, env):
+    syncs = make_syncs("upsert")
+    dest = RenderingDestination()
+    dest.poison_keys = {"p002"}
+    dest.reject_keys = {"p006": "invalid email"}
+    set_rows(db, people(6))
+    result = run(db, syncs, dest, env)
+    assert (result.acknowledged, result.rejected, result.status) == (4, 2, "partial")
+    assert set(dest.tool.profiles) == {"p001", "p003", "p004", "p005"}
+    rejections = dict(query(db, "select record_key, message from atc_sync.sync_rejections"))
+    assert set(rejections) == {"p002", "p006"}
+    assert "400" in rejections["p002"] and rejections["p006"] == "invalid email"
+    # The next run sends the two again, and nothing else.
+    dest.poison_keys, dest.reject_keys = set(), {}
+    again = run(db, syncs, dest, env)
+    assert (again.added, again.acknowledged, again.status) == (2, 2, "ok")
+    assert query(db, "select count(*) from atc_sync.sync_rejections where resolved_at is null") == [(0,)]
+
+
+def test_a_rendered_batch_that_fails_transiently_is_left_for_the_next_run(db, env):
+    syncs = make_syncs("upsert")
+    dest = RenderingDestination()
+    dest.transient_calls = {2}
+    set_rows(db, people(7))
+    result = run(db, syncs, dest, env)
+    assert (result.acknowledged, result.status) == (4, "partial")
+    again = run(db, syncs, dest, env)
+    assert (again.added, again.acknowledged, again.status) == (3, 3, "ok")
+    assert dest.tool.profiles == expected_profiles(people(7))

@@ -11,7 +11,15 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from activation.http import HttpClient, RetryPolicy, Secret, read_secret
-from activation.protocol import Batch, BatchRejected, ConfigurationError, DestinationLimits, Record, RecordResult
+from activation.protocol import (
+    Batch,
+    BatchRejected,
+    ConfigurationError,
+    DestinationLimits,
+    Record,
+    RecordResult,
+    RenderSpec,
+)
 from activation.ratelimit import TokenBucket
 
 # Settings keys that would put a credential in a configuration file; refused.
@@ -46,10 +54,12 @@ class HttpDestination:
             "/"
         )
         # Pacing: ``rate_limit: {requests_per_second, burst}`` or the flat keys override the declared limits.
+        # The declared sliding windows (``limits.extra["windows"]``) hold unless the pacing is overridden.
         pacing = {**self.settings, **(self.settings.get("rate_limit") or {})}
         rate = float(pacing.get("requests_per_second") or self.limits.requests_per_second)
         burst = pacing.get("burst") or self.limits.burst
-        self.bucket = TokenBucket(rate, burst, sleep=sleep)
+        windows = () if pacing.get("requests_per_second") else self.limits.extra.get("windows", ())
+        self.bucket = TokenBucket(rate, burst, sleep=sleep, windows=windows)
         self.policy = RetryPolicy.from_settings(self.settings)
         self._sleep = sleep
         # The engine may call ``write`` from several threads at once (``max_concurrency``):
@@ -127,6 +137,18 @@ class HttpDestination:
                 f"{self.name}: a batch of {len(batch.records)} records exceeds the declared limit of "
                 f"{self.max_records(batch)}"
             )
+
+    def render_sql(self, object: str, mode: str, fields: Sequence[str] = ()) -> RenderSpec | None:
+        """The entities the warehouse may write for this destination (none by default).
+
+        ``render_in_warehouse: false`` in the settings turns the fast path off.
+        """
+        if not self.settings.get("render_in_warehouse", True):
+            return None
+        return self._render_sql(object, mode, list(fields))
+
+    def _render_sql(self, object: str, mode: str, fields: list[str]) -> RenderSpec | None:
+        return None
 
     def max_records(self, batch: Batch) -> int:
         by_mode = self.limits.extra.get("max_batch_size_by_mode", {})
@@ -231,6 +253,30 @@ def json_body(**members: Any) -> bytes:
 
 
 JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+# -- entities written by the warehouse (``render_sql``): DuckDB SQL text ------------------
+
+
+def sql_json(expr: str) -> str:
+    """SQL: ``expr`` as JSON text (a string value quoted and escaped)."""
+    return f"cast(to_json({expr}) as varchar)"
+
+
+def sql_text(text: str) -> str:
+    """SQL: a string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def sql_with_fields(head: str, payload: str = "payload", keys: Sequence[str] = ()) -> str:
+    """SQL for ``with_fields``: the object opened by ``head`` (SQL text ``'{"k":v'``, unclosed)
+    followed by the payload's members; null when the payload may hold one of ``keys`` (SQL
+    texts of the head's member names, unquoted), so ``write`` builds that record itself."""
+    clash = " or ".join(f"contains({payload}, '\"' || {key} || '\":')" for key in keys) or "false"
+    return (
+        f"case when {clash} then null when {payload} = '{{}}' then {head} || '}}' "
+        f"else {head} || ',' || substr({payload}, 2) end"
+    )
 
 
 def changed_fields(record: Record, keep: Sequence[str] = ()) -> dict[str, Any]:

@@ -38,10 +38,20 @@ from activation.destinations.base import (
     jsonable,
     ok,
     refused,
+    sql_json,
+    sql_with_fields,
     with_fields,
 )
 from activation.http import HttpClient, vendor_message
-from activation.protocol import Batch, BatchRejected, ConfigurationError, DestinationLimits, RecordResult
+from activation.protocol import (
+    Batch,
+    BatchRejected,
+    ConfigurationError,
+    DestinationLimits,
+    RecordResult,
+    RenderedBatch,
+    RenderSpec,
+)
 
 MAX_OBJECTS = 75
 
@@ -167,13 +177,35 @@ class BrazeDestination(HttpDestination):
             problems.update(self._send(chunk))
         return [refused(record, problems[i]) if i in problems else ok(record) for i, record in enumerate(batch.records)]
 
+    def _render_sql(self, object: str, mode: str, fields: list[str]) -> RenderSpec | None:
+        """New profiles: ``{"external_id": key, ...payload}``, the payload's text spliced as it is."""
+        if object != "profile":
+            return None
+        head = "'{\"external_id\":' || " + sql_json("record_key")
+        keys = ["'external_id'"]
+        if self.settings.get("update_existing_only"):
+            head += " || ',\"_update_existing_only\":true'"
+            keys.append("'_update_existing_only'")
+        return RenderSpec(entity={"added": sql_with_fields(head, keys=keys)})
+
+    def write_rendered(self, batch: RenderedBatch) -> dict[int, str]:
+        """One request of up to 75 new profiles whose attribute objects the warehouse wrote."""
+        if batch.count > MAX_OBJECTS:
+            raise BatchRejected(f"braze: {batch.count} objects exceed the {MAX_OBJECTS} a request takes")
+        body = b'{"attributes":[' + batch.entities.encode() + b"]}"
+        return self._post(body, {("attributes", i): i for i in range(batch.count)})
+
     def _send(self, chunk: list[tuple[str, int, dict[str, Any]]]) -> dict[int, str]:
         body: dict[str, list[dict[str, Any]]] = {}
         positions: dict[tuple[str, int], int] = {}
         for array, record_index, obj in chunk:
             body.setdefault(array, []).append(obj)
             positions[(array, len(body[array]) - 1)] = record_index
-        response = self.client.request("POST", "/users/track", data=json_body(**body), headers=JSON_HEADERS)
+        return self._post(json_body(**body), positions)
+
+    def _post(self, body: bytes, positions: dict[tuple[str, int], int]) -> dict[int, str]:
+        """Send one ``/users/track`` body; the refused objects' records, by ``positions``."""
+        response = self.client.request("POST", "/users/track", data=body, headers=JSON_HEADERS)
         answer = _json(response)
         message = answer.get("message") if isinstance(answer, dict) else None
         if response.status_code in (400, 413) or (response.status_code < 300 and message != "success"):

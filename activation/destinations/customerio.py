@@ -50,10 +50,20 @@ from activation.destinations.base import (
     json_body,
     ok,
     refused,
+    sql_json,
     text_size,
 )
 from activation.http import HttpClient, vendor_message
-from activation.protocol import Batch, BatchRejected, ConfigurationError, DestinationLimits, Record, RecordResult
+from activation.protocol import (
+    Batch,
+    BatchRejected,
+    ConfigurationError,
+    DestinationLimits,
+    Record,
+    RecordResult,
+    RenderedBatch,
+    RenderSpec,
+)
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 MAX_BATCH_BYTES = 500 * 1024
@@ -158,6 +168,24 @@ class CustomerIoDestination(HttpDestination):
             self._segment(batch, problems)
         return [refused(record, problems[i]) if i in problems else ok(record) for i, record in enumerate(batch.records)]
 
+    def _render_sql(self, object: str, mode: str, fields: list[str]) -> RenderSpec | None:
+        """New profiles: an identify entity whose attributes are the payload's text as it is."""
+        if object != "profile":
+            return None
+        head = f'{{"type":"person","identifiers":{{"{self.identifier}":'
+        tail = '},"action":"identify","attributes":'
+        entity = f"'{head}' || {sql_json('record_key')} || '{tail}' || payload || '}}'"
+        return RenderSpec(
+            entity={"added": entity},
+            max_entity_bytes=MAX_ENTITY_BYTES,
+            max_request_bytes=MAX_BATCH_BYTES - ENVELOPE_BYTES,
+        )
+
+    def write_rendered(self, batch: RenderedBatch) -> dict[int, str]:
+        """One ``/api/v2/batch`` request of entities the warehouse wrote."""
+        body = b'{"batch":[' + batch.entities.encode() + b"]}"
+        return self._post_batch(body, list(range(batch.count)))
+
     def _send_batch(self, entities: list[tuple[int, RawJson]]) -> dict[int, str]:
         chunks: list[list[tuple[int, RawJson]]] = [[]]
         size = ENVELOPE_BYTES
@@ -170,19 +198,24 @@ class CustomerIoDestination(HttpDestination):
             size += needed
         problems: dict[int, str] = {}
         for chunk in chunks:
-            response = self.client.request(
-                "POST", "/api/v2/batch", data=json_body(batch=[e for _, e in chunk]), headers=JSON_HEADERS
-            )
-            self._raise_for_batch(response, "/api/v2/batch")
-            if response.status_code == 207:
-                answer = _json(response)
-                for error in answer.get("errors", []) if isinstance(answer, dict) else []:
-                    position = error.get("batch_index")
-                    if isinstance(position, int) and 0 <= position < len(chunk):
-                        reason = error.get("message") or error.get("reason") or "refused"
-                        field = error.get("field")
-                        text = f"customerio: {reason}" + (f" ({field})" if field else "")
-                        problems[chunk[position][0]] = self.client.redact(text)
+            body = json_body(batch=[e for _, e in chunk])
+            problems.update(self._post_batch(body, [index for index, _ in chunk]))
+        return problems
+
+    def _post_batch(self, body: bytes, indexes: list[int]) -> dict[int, str]:
+        """Send one v2 batch body; the refused entities' record indexes (``indexes[batch_index]``)."""
+        problems: dict[int, str] = {}
+        response = self.client.request("POST", "/api/v2/batch", data=body, headers=JSON_HEADERS)
+        self._raise_for_batch(response, "/api/v2/batch")
+        if response.status_code == 207:
+            answer = _json(response)
+            for error in answer.get("errors", []) if isinstance(answer, dict) else []:
+                position = error.get("batch_index")
+                if isinstance(position, int) and 0 <= position < len(indexes):
+                    reason = error.get("message") or error.get("reason") or "refused"
+                    field = error.get("field")
+                    text = f"customerio: {reason}" + (f" ({field})" if field else "")
+                    problems[indexes[position]] = self.client.redact(text)
         return problems
 
     def _segment(self, batch: Batch, problems: dict[int, str]) -> None:

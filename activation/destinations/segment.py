@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from typing import Any, ClassVar
 
 from activation.destinations.base import (
@@ -43,12 +44,25 @@ from activation.destinations.base import (
     json_body,
     ok,
     refused,
+    sql_json,
+    sql_text,
+    sql_with_fields,
     text_size,
     with_fields,
 )
 from activation.http import HttpClient, Secret, vendor_message
-from activation.protocol import Batch, BatchRejected, ConfigurationError, DestinationLimits, Record, RecordResult
+from activation.protocol import (
+    Batch,
+    BatchRejected,
+    ConfigurationError,
+    DestinationLimits,
+    Record,
+    RecordResult,
+    RenderedBatch,
+    RenderSpec,
+)
 
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 MAX_BATCH_BYTES = 500 * 1024
 MAX_MESSAGE_BYTES = 32 * 1024
 ENVELOPE_BYTES = 64  # {"batch":[...]} plus separators, generously
@@ -147,6 +161,45 @@ class SegmentDestination(HttpDestination):
             }
         ]
 
+    def _render_sql(self, object: str, mode: str, fields: list[str]) -> RenderSpec | None:
+        """Audience entries and exits: the identify and the track message of ``_messages``.
+
+        The event time is the time the records were read (``atc_now``) unless the sync maps a
+        ``time_field``, which ``write`` handles.
+        """
+        if object != "audience" or self.settings.get("time_field"):
+            return None
+        who = _dumps(self.settings.get("identifier", "userId"))
+        audience = sql_json("audience_id")
+
+        def messages(member: bool) -> str:
+            traits_head = f"'{{' || {audience} || ':{str(member).lower()}'"
+            traits = sql_with_fields(traits_head, keys=["audience_id"]) if member else f"{traits_head} || '}}'"
+            properties = sql_with_fields("'{\"audience_key\":' || " + audience, keys=["'audience_key'"])
+            event = self.settings.get("entered_event", "Audience Entered") if member else None
+            event = event or self.settings.get("exited_event", "Audience Exited")
+            identify = (
+                f'\'{{"type":"identify",{who}:\' || {sql_json("record_key")} || \',"traits":\' || {traits}'
+                " || ',\"messageId\":\"' || idempotency_key || '-identify\"}'"
+            )
+            event_member = sql_text(',"event":' + _dumps(event) + ',"properties":')
+            track = (
+                f'\'{{"type":"track",{who}:\' || {sql_json("record_key")} || {event_member} || {properties}'
+                ' || \',"timestamp":"\' || atc_now || \'","messageId":"\' || idempotency_key || \'-track"}\''
+            )
+            return f"{identify} || ',' || {track}"
+
+        return RenderSpec(
+            entity={"added": messages(True), "removed": messages(False)},
+            max_entity_bytes=MAX_MESSAGE_BYTES,
+            max_request_bytes=MAX_BATCH_BYTES - ENVELOPE_BYTES,
+        )
+
+    def write_rendered(self, batch: RenderedBatch) -> dict[int, str]:
+        """One ``/v1/batch`` request of messages the warehouse wrote."""
+        self._post(b'{"batch":[' + batch.entities.encode() + b"]}")
+        return {}
+
     def write(self, batch: Batch) -> list[RecordResult]:
         self.accept(batch)
         results: dict[int, RecordResult] = {}
@@ -177,7 +230,10 @@ class SegmentDestination(HttpDestination):
         return [results[i] for i in range(len(batch.records))]
 
     def _send(self, messages: list[RawJson]) -> None:
-        response = self.client.request("POST", "/v1/batch", data=json_body(batch=messages), headers=JSON_HEADERS)
+        self._post(json_body(batch=messages))
+
+    def _post(self, body: bytes) -> None:
+        response = self.client.request("POST", "/v1/batch", data=body, headers=JSON_HEADERS)
         if response.status_code in (400, 413):
             raise BatchRejected(self.client.redact(f"segment: {vendor_message(response)}"), status=response.status_code)
         if response.status_code == 404:
