@@ -77,7 +77,7 @@ from activation.protocol import (
     SyncRunResult,
     TransientError,
 )
-from activation.state import SYNC_SCHEMA, ensure_sync_tables
+from activation.state import SYNC_SCHEMA, ensure_sync_tables, table_exists
 
 log = logging.getLogger("activation.engine")
 
@@ -166,14 +166,6 @@ def _max_records(limits: DestinationLimits, mode: str) -> int:
     """The vendor's records-per-call limit, or a lower one it declares for this mode."""
     by_mode = (limits.extra or {}).get("max_batch_size_by_mode") or {}
     return int(min(limits.max_batch_size, by_mode.get(mode, limits.max_batch_size)))
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchone()
-    return bool(row and row[0])
 
 
 def _model_columns(con: duckdb.DuckDBPyConnection, sync: SyncConfig) -> dict[str, str]:
@@ -1409,7 +1401,7 @@ def last_runs(db_path: str | Path) -> list[dict[str, Any]]:
     except duckdb.Error:
         return []
     try:
-        if not _table_exists(con, SYNC_SCHEMA, "sync_runs"):
+        if not table_exists(con, SYNC_SCHEMA, "sync_runs"):
             return []
         cur = con.execute(
             f"""

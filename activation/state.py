@@ -121,6 +121,16 @@ PRIMARY_KEYS = {
 }
 
 
+def table_exists(con, schema: str, table: str) -> bool:
+    """Whether ``schema.table`` exists in the connection's current database."""
+    row = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_catalog = current_database() and table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def create_sync_tables_sql() -> list[str]:
     """DDL for the engine's schema and tables (idempotent)."""
     statements = [f"create schema if not exists {SYNC_SCHEMA}"]

@@ -16,6 +16,8 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
+from activation.state import table_exists
+
 IDENTIFIER_TYPES = ("user_id", "email", "phone", "anonymous_id", "device_id")
 
 REASONS = {
@@ -60,19 +62,13 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'main' and table_name = ?", [name]
-    ).fetchone()
-    return bool(row and row[0])
-
-
 def resolve_person(con: duckdb.DuckDBPyConnection, who: str) -> str:
     """The person_id for a person_id, a `type:value` node, or a bare email / user id."""
     who = who.strip()
-    if _has_table(con, "profiles") and con.execute("select 1 from profiles where person_id = ?", [who]).fetchone():
+    known = table_exists(con, "main", "profiles")
+    if known and con.execute("select 1 from profiles where person_id = ?", [who]).fetchone():
         return who
-    if not _has_table(con, "identity_person_map"):
+    if not table_exists(con, "main", "identity_person_map"):
         raise PersonNotFound(f"no person {who!r}: identity_person_map is not built")
     kind, sep, value = who.partition(":")
     if sep and kind in IDENTIFIER_TYPES:
@@ -98,7 +94,7 @@ def explain(db_path: str | Path, who: str) -> Explanation:
     con = duckdb.connect(str(db_path), read_only=True)
     try:
         person_id = resolve_person(con, who)
-        if not _has_table(con, "journey_candidates_scored"):
+        if not table_exists(con, "main", "journey_candidates_scored"):
             raise PersonNotFound("journey_candidates_scored is not built; run `atc build` first")
         candidates = _rows(
             con,
@@ -106,7 +102,7 @@ def explain(db_path: str | Path, who: str) -> Explanation:
             [person_id],
         )
         assignment = None
-        if _has_table(con, "journey_assignments"):
+        if table_exists(con, "main", "journey_assignments"):
             found = _rows(con, "select * from journey_assignments where person_id = ?", [person_id])
             assignment = found[0] if found else None
     finally:

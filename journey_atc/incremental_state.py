@@ -20,17 +20,9 @@ from pathlib import Path
 
 import duckdb
 
+from activation.state import table_exists
+
 SCHEMA = "main"
-
-
-def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_catalog = current_database() and table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
 
 
 def full_refresh_reason(db_path: Path) -> str | None:
@@ -39,15 +31,15 @@ def full_refresh_reason(db_path: Path) -> str | None:
     if not db_path.exists():
         return None
     with duckdb.connect(str(db_path), read_only=True) as con:
-        if not _has_table(con, SCHEMA, "stg_segment__events_checked"):
+        if not table_exists(con, SCHEMA, "stg_segment__events_checked"):
             return None  # a first build: dbt builds everything anyway
-        if _has_table(con, SCHEMA, "atc_incremental_builds"):
+        if table_exists(con, SCHEMA, "atc_incremental_builds"):
             last = con.execute(
                 f"select as_of, status from {SCHEMA}.atc_incremental_builds order by build_number desc limit 1"
             ).fetchone()
             if last is not None and last[1] != "complete":
                 return f"the last build of the incremental models (as_of {last[0]}) ended {last[1]}"
-        if not _has_table(con, "raw", "events"):
+        if not table_exists(con, "raw", "events"):
             return None
         newest_staged = con.execute(f"select max(_loaded_at) from {SCHEMA}.stg_segment__events_checked").fetchone()[0]
         oldest_raw, raw_rows = con.execute("select min(_loaded_at), count(*) from raw.events").fetchone()
