@@ -14,6 +14,8 @@
         'stg_segment__events_checked',
         'stg_segment__events_later_deliveries',
         'int_identity__identifier_sets',
+        'int_identity__nodes',
+        'int_identity__edges',
         'int_identity__components',
         'identity_person_map',
         'int_events_stitched',

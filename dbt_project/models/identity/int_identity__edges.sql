@@ -1,9 +1,33 @@
+{#- Every pair of identifiers that one event vouches for belonging to one
+    person, aggregated from the identifier sets (one edge per pair).
+    Incremental (docs/incremental.md): only pairs with an identifier of a set
+    written in this run are aggregated again, from the sets holding it; an
+    earlier edge of such an identifier that no set links any more gets
+    event_count 0 and the post-hook removes its row. -#}
+{{ config(
+    materialized=journey_atc.incremental_or_table(),
+    incremental_strategy='delete+insert',
+    unique_key='edge_id',
+    on_schema_change='fail',
+    post_hook=["{{ journey_atc.delete_from_this_where('event_count = 0') }}"],
+) }}
+
+-- depends_on: {{ ref('int_identity__identifier_sets') }}
+
 with
 
+{% if is_incremental() %}
+
+changed_values as (
+    {{ journey_atc.identity_changed_values() }}
+),
+
+{% endif %}
+
 identifier_sets as (
-    select * from {{ ref('int_identity__identifier_sets') }}
     -- a set whose only event was replaced by a later delivery keeps a row
-    where event_count > 0
+    -- with event_count 0: left out
+    {{ journey_atc.identity_sets_in_scope('changed_values') }}
 ),
 
 -- every pair of identifiers one event vouches for belonging to one person,
@@ -131,6 +155,26 @@ value_pairs as (
     group by type_x, value_x, type_y, value_y
 ),
 
+{% if is_incremental() %}
+
+-- only pairs with a changed identifier: the sets in scope hold every set
+-- linking them, not every set linking the other pairs they hold
+scoped_pairs as (
+    select value_pairs.*
+    from value_pairs
+    where
+        (value_pairs.type_x, value_pairs.value_x) in (select (identifier_type, identifier_value) from changed_values)
+        or (value_pairs.type_y, value_pairs.value_y) in (select (identifier_type, identifier_value) from changed_values)
+),
+
+{% else %}
+
+    scoped_pairs as (
+        select * from value_pairs
+    ),
+
+{% endif %}
+
 node_pairs as (
     select
         {{ journey_atc.identity_node('type_x', 'value_x', type_is_column=true) }} as node_x,
@@ -139,7 +183,7 @@ node_pairs as (
         last_seen_at,
         event_count,
         source_rank
-    from value_pairs
+    from scoped_pairs
 ),
 
 oriented as (
@@ -185,4 +229,42 @@ final as (
     from aggregated
 )
 
-select * from final
+{% if is_incremental() %}
+
+    -- earlier edges of a changed identifier that no set links any more: kept
+    -- with event_count 0 until the post-hook
+    , vanished as (
+        select
+            previous_edges.edge_id,
+            previous_edges.node_a,
+            previous_edges.node_b,
+            previous_edges.edge_source,
+            previous_edges.first_seen_at,
+            previous_edges.last_seen_at,
+            0 as event_count
+        from {{ this }} as previous_edges
+        left join final
+            on previous_edges.edge_id = final.edge_id
+        where
+            final.edge_id is null
+            and (
+                previous_edges.node_a in (
+                    select {{ journey_atc.identity_node('identifier_type', 'identifier_value', type_is_column=true) }}
+                    from changed_values
+                )
+                or previous_edges.node_b in (
+                    select {{ journey_atc.identity_node('identifier_type', 'identifier_value', type_is_column=true) }}
+                    from changed_values
+                )
+            )
+    )
+
+    select * from final
+    union all
+    select * from vanished
+
+{% else %}
+
+    select * from final
+
+{% endif %}

@@ -1,9 +1,32 @@
+{#- Every identifier seen on a clean event, with when it was first and last
+    seen and on how many events, aggregated from the identifier sets.
+    Incremental (docs/incremental.md): only the identifiers of the sets written
+    in this run are aggregated again, from the sets holding them; one left
+    with no events gets event_count 0 and the post-hook removes its row. -#}
+{{ config(
+    materialized=journey_atc.incremental_or_table(),
+    incremental_strategy='delete+insert',
+    unique_key='node',
+    on_schema_change='fail',
+    post_hook=["{{ journey_atc.delete_from_this_where('event_count = 0') }}"],
+) }}
+
+-- depends_on: {{ ref('int_identity__identifier_sets') }}
+
 with
 
+{% if is_incremental() %}
+
+changed_values as (
+    {{ journey_atc.identity_changed_values() }}
+),
+
+{% endif %}
+
 identifier_sets as (
-    select * from {{ ref('int_identity__identifier_sets') }}
     -- a set whose only event was replaced by a later delivery keeps a row
-    where event_count > 0
+    -- with event_count 0: left out
+    {{ journey_atc.identity_sets_in_scope('changed_values') }}
 ),
 
 -- every identifier an event carries, as raw values (cheaper to group than nodes)
@@ -71,6 +94,32 @@ aggregated as (
     group by identifier_type, identifier_value
 ),
 
+{% if is_incremental() %}
+
+-- the changed identifiers only; one left with no events keeps a row with
+-- event_count 0 until the post-hook
+scoped as (
+    select
+        changed_values.identifier_type,
+        changed_values.identifier_value,
+        aggregated.first_seen_at,
+        aggregated.last_seen_at,
+        coalesce(aggregated.event_count, 0) as event_count
+    from changed_values
+    left join aggregated
+        on
+            changed_values.identifier_type = aggregated.identifier_type
+            and changed_values.identifier_value = aggregated.identifier_value
+),
+
+{% else %}
+
+    scoped as (
+        select * from aggregated
+    ),
+
+{% endif %}
+
 final as (
     select
         {{ journey_atc.identity_node('identifier_type', 'identifier_value', type_is_column=true) }} as node,
@@ -79,7 +128,7 @@ final as (
         first_seen_at,
         last_seen_at,
         event_count
-    from aggregated
+    from scoped
 )
 
 select * from final
