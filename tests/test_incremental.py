@@ -168,9 +168,10 @@ def test_a_build_that_did_not_finish_or_a_reloaded_raw_table_asks_for_a_full_ref
 
 
 def test_repeated_ids_and_future_times_across_runs_match_a_full_refresh(warehouse, tmp_path):
-    """Message events and consents rank repeated ids across runs; a row dated
-    more than 24 hours after the first as_of is quarantined, then let through
-    when as_of moves on, in all three checked models."""
+    """Message events and consents rank repeated ids across runs, also when a
+    re-loaded row changes its id; a row dated more than 24 hours after the
+    first as_of is quarantined, then let through when as_of moves on, in all
+    three checked models."""
 
     def delivery(event_id: str, at: str, **extra) -> dict:
         return {
@@ -204,7 +205,13 @@ def test_repeated_ids_and_future_times_across_runs_match_a_full_refresh(warehous
     future = "2026-10-21T00:02:00Z"
     deliveries = [delivery("e-1", "2026-10-19T10:00:00Z"), delivery("e-2", "2026-10-19T11:00:00Z")]
     land(warehouse.path, "message_events", [*deliveries, delivery("e-future", future)], first_at)
-    consents = [consent("c-1", "2026-10-19T10:00:00Z", "true"), consent("c-future", future, "true")]
+    consents = [
+        consent("c-1", "2026-10-19T10:00:00Z", "true"),
+        consent("c-future", future, "true"),
+        # c-2 twice: the earlier row is kept, the later one is its duplicate
+        consent("c-2", "2026-10-19T10:00:00Z", "true"),
+        consent("c-2", "2026-10-19T11:00:00Z", "false"),
+    ]
     land(warehouse.path, "consents", consents, first_at)
     land(warehouse.path, "events", [event(user_id="u-future", at=future)], first_at)
     staging = [
@@ -236,6 +243,15 @@ def test_repeated_ids_and_future_times_across_runs_match_a_full_refresh(warehous
         )
         # c-1 again, recorded earlier: kept instead of the staged one
         land(db, "consents", [consent("c-1", "2026-10-19T09:00:00Z", "false")], later_at)
+        # the file is loaded again and c-2's kept row now holds c-9: c-2's
+        # other row is no longer a duplicate
+        with duckdb.connect(str(db)) as con:
+            line = con.execute(
+                "select _source_line from raw.consents where consent_id = 'c-2' and recorded_at like '%T10:%'"
+            ).fetchone()[0]
+            con.execute("delete from raw.consents where _source_file = 'fixture' and _source_line = ?", [line])
+            reloaded = consent("c-9", "2026-10-19T10:00:00Z", "true")
+            insert_rows(con, "consents", [{**reloaded, "_source_line": line, "_loaded_at": later_at}])
 
     warehouse.dbt("build", "--select", *staging, dbt_vars={"atc__as_of": AS_OF_2})
     full_warehouse = Warehouse.__new__(Warehouse)
@@ -268,6 +284,9 @@ def test_repeated_ids_and_future_times_across_runs_match_a_full_refresh(warehous
         "select count(*) from stg_channels__message_events_checked where reason_code = 'duplicate_event_id'"
     ) == [(2,)]
     assert warehouse.query("select is_granted from stg_consents__consents where consent_id = 'c-1'") == [(False,)]
+    assert warehouse.query(
+        "select consent_id, is_granted from stg_consents__consents where consent_id in ('c-2', 'c-9') order by 1"
+    ) == [("c-2", False), ("c-9", True)]
     # the second run parsed the three new rows, the two staged rows of e-1 and
     # e-2 and the future row now let through, not more
     assert warehouse.query(

@@ -12,8 +12,9 @@
       the only rows whose verdict changes as as_of moves on (macros/staging/
       absurd_timestamp.sql);
     - with id_column (raw) and staged_id_column (this model): the rows already
-      staged that share an id with any of those, so the model's ranking of
-      repeated ids sees every row of an id again.
+      staged that share an id with any of those, or with the staged version
+      of a re-loaded row, so the model's ranking of repeated ids sees every
+      row of an id again.
 
     The watermark is read before the query and written into it as a constant,
     so the scans skip every block loaded before it. Each relation is named
@@ -61,6 +62,19 @@
                 where
                     reason_code = 'absurd_timestamp'
                     and {{ journey_atc.absurd_timestamp_may_pass(checked_time_column) }}
+                union
+                -- and the ids of the staged rows a re-loaded raw row replaces
+                -- (a new id frees the old one's other rows)
+                select replaced.{{ staged_id_column }}
+                from {{ this }} as replaced
+                inner join (
+                    {{ journey_atc._raw_rows_not_staged(
+                        raw_relation, since, 'raw_rows._source_file, raw_rows._source_line'
+                    ) }}
+                ) as reloaded
+                    on
+                        replaced._source_file = reloaded._source_file
+                        and replaced._source_line = reloaded._source_line
             )
         {%- endif %}
 {%- endmacro %}
