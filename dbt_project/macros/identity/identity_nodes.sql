@@ -28,3 +28,35 @@
 {% macro stitch_keys() -%}
     {{ return(['user_id', 'anonymous_id', 'device_id', 'email', 'phone_e164']) }}
 {%- endmacro %}
+
+{#- The person of each combination of stitch identifiers in the relation
+    `combinations` (its five stitch_keys() columns): the first identifier
+    found in identity_person_map, tried in stitch_keys() order. Over-linked
+    identifiers are absent from the person map, so the first one found is
+    the first that is not over-linked. -#}
+{% macro persons_of_combinations(combinations) -%}
+    {%- set person_map = ref('identity_person_map') -%}
+    {%- set lookups = [
+        ('by_user', 'user_id', 'user_id'), ('by_anonymous', 'anonymous_id', 'anonymous_id'),
+        ('by_device', 'device_id', 'device_id'), ('by_email', 'email', 'email'), ('by_phone', 'phone', 'phone_e164'),
+    ] %}
+    select
+        {% for key in journey_atc.stitch_keys() -%}
+            {{ combinations }}.{{ key }},
+        {% endfor -%}
+        coalesce(
+            {%- for alias, _, _ in lookups %}
+                {{ alias }}.person_id{{ ',' if not loop.last }}
+            {%- endfor %}
+        ) as person_id,
+        case
+            {%- for alias, identifier_type, _ in lookups %}
+                when {{ alias }}.person_id is not null then '{{ identifier_type }}'
+            {%- endfor %}
+        end as stitched_via
+    from {{ combinations }}
+    {%- for alias, identifier_type, column in lookups %}
+        left join {{ person_map }} as {{ alias }}
+            on {{ journey_atc.identity_node(identifier_type, combinations ~ '.' ~ column) }} = {{ alias }}.node
+    {%- endfor %}
+{%- endmacro %}

@@ -1,5 +1,6 @@
 {#- Every clean event with the person it belongs to, looked up once per
-    combination of its identifiers in int_identity__set_persons.
+    combination of its identifiers (a full build looks them all up; an
+    incremental run reads int_identity__set_persons).
     Incremental (docs/incremental.md): the events staged in this run are
     stitched and replace their rows on event_id; then the post-hook gives the
     older events of every combination holding a touched identifier their new
@@ -14,6 +15,10 @@
     post_hook=["{{ journey_atc.restitch_events() }}"],
 ) }}
 
+-- depends_on: {{ ref('int_identity__set_persons') }}
+-- depends_on: {{ ref('identity_person_map') }}
+-- depends_on: {{ ref('int_identity__identifier_sets') }}
+
 with
 
 events as (
@@ -23,9 +28,28 @@ events as (
     {%- endif %}
 ),
 
-set_persons as (
-    select * from {{ ref('int_identity__set_persons') }}
-),
+{% if is_incremental() %}
+
+    set_persons as (
+        select * from {{ ref('int_identity__set_persons') }}
+    ),
+
+{% else %}
+
+    -- a full build looks every combination up itself: int_identity__set_persons
+    -- may hold only the last incremental run's combinations (a build that
+    -- selects this model alone)
+    combinations as (
+        select distinct {{ stitch_keys | join(', ') }}
+        from {{ ref('int_identity__identifier_sets') }}
+        where event_count > 0
+    ),
+
+    set_persons as (
+        {{ journey_atc.persons_of_combinations('combinations') }}
+    ),
+
+{% endif %}
 
 -- identifiers may be null, so they are matched null-safely
 stitched as (

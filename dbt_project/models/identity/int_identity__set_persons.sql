@@ -64,44 +64,8 @@ combinations as (
 
 {% endif %}
 
-person_map as (
-    select * from {{ ref('identity_person_map') }}
-),
-
--- over-linked identifiers are absent from the person map, so the first
--- identifier found there is the first one that is not over-linked
 final as (
-    select
-        combinations.user_id,
-        combinations.anonymous_id,
-        combinations.device_id,
-        combinations.email,
-        combinations.phone_e164,
-        coalesce(
-            by_user.person_id,
-            by_anonymous.person_id,
-            by_device.person_id,
-            by_email.person_id,
-            by_phone.person_id
-        ) as person_id,
-        case
-            when by_user.person_id is not null then 'user_id'
-            when by_anonymous.person_id is not null then 'anonymous_id'
-            when by_device.person_id is not null then 'device_id'
-            when by_email.person_id is not null then 'email'
-            when by_phone.person_id is not null then 'phone'
-        end as stitched_via
-    from combinations
-    left join person_map as by_user
-        on {{ journey_atc.identity_node('user_id', 'combinations.user_id') }} = by_user.node
-    left join person_map as by_anonymous
-        on {{ journey_atc.identity_node('anonymous_id', 'combinations.anonymous_id') }} = by_anonymous.node
-    left join person_map as by_device
-        on {{ journey_atc.identity_node('device_id', 'combinations.device_id') }} = by_device.node
-    left join person_map as by_email
-        on {{ journey_atc.identity_node('email', 'combinations.email') }} = by_email.node
-    left join person_map as by_phone
-        on {{ journey_atc.identity_node('phone', 'combinations.phone_e164') }} = by_phone.node
+    {{ journey_atc.persons_of_combinations('combinations') }}
 )
 
 select * from final
