@@ -141,7 +141,8 @@ def test_replaced_deliveries_merges_and_unlinked_identifiers_match_a_full_refres
 
 
 def test_a_build_that_did_not_finish_or_a_reloaded_raw_table_asks_for_a_full_refresh(warehouse):
-    _load(warehouse.path, [event(user_id="u1", anonymous_id="a1")], "2026-10-19 23:00:00")
+    first = [event(user_id="u0", anonymous_id="a0"), event(user_id="u1", anonymous_id="a1")]
+    _load(warehouse.path, first, "2026-10-19 23:00:00")
     # only staging selected: the identity part of the chain did not run
     warehouse.dbt("build", "--select", "+stg_segment__events", dbt_vars={"atc__as_of": AS_OF_1})
     reason = full_refresh_reason(warehouse.path)
@@ -158,6 +159,12 @@ def test_a_build_that_did_not_finish_or_a_reloaded_raw_table_asks_for_a_full_ref
     # new rows landing later: an incremental build is safe
     _load(warehouse.path, [event(user_id="u2", anonymous_id="a2")], "2026-10-20 00:01:00")
     assert full_refresh_reason(warehouse.path) is None
+
+    # a staged row loaded again: its event may now keep an older delivery
+    with duckdb.connect(str(warehouse.path)) as con:
+        con.execute("update raw.events set _loaded_at = timestamp '2026-10-20 00:02:00' where user_id = 'u1'")
+    reason = full_refresh_reason(warehouse.path)
+    assert reason is not None and "1 raw.events rows already staged were loaded again" in reason
 
     # raw.events loaded from scratch: every raw row is newer than anything staged
     with duckdb.connect(str(warehouse.path)) as con:
