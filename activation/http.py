@@ -13,7 +13,8 @@
   seconds as Klaviyo sends it), capped at ``max_wait``;
 * fail fast on any other 4xx: the response goes back to the destination, which
   knows whether the vendor refused one record or the whole batch;
-* 401 / 403 raise ``ConfigurationError``; retries running out raise
+* 401 / 403 and any 3xx (redirects are not followed: a moved endpoint is a wrong
+  base URL, never a delivery) raise ``ConfigurationError``; retries running out raise
   ``TransientError``;
 * a token bucket (``activation.ratelimit``) paces requests before they leave; it is
   shared by every thread of the destination, so the vendor's rate holds whatever the
@@ -340,10 +341,11 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         attempts: int | None = None,
     ) -> Response:
-        """Send one request with retries; return the response for 2xx/3xx and non-retryable 4xx.
+        """Send one request with retries; return the response for 2xx and non-retryable 4xx.
 
         ``attempts`` overrides the policy for this call (``1`` for a call that is not
-        idempotent). Raises ``ConfigurationError`` on 401/403 and ``TransientError``
+        idempotent). Raises ``ConfigurationError`` on 401/403 and on any 3xx (redirects are
+        not followed, and a redirect is no delivery), and ``TransientError``
         when the retries run out.
         """
         url = self.url(path)
@@ -415,6 +417,17 @@ class HttpClient:
                 self.redact(
                     f"{self.destination}: {method} {path} answered {status} (check the credentials and their "
                     f"permissions): {_body_excerpt(response)}"
+                )
+            )
+        if 300 <= status < 400:
+            # Redirects are not followed (a redirect could carry the credentials elsewhere), and a
+            # 3xx is no delivery: every destination would count the batch as sent. A vendor URL
+            # that redirects is a misconfigured base URL, so it fails the run without retrying.
+            location = response.headers.get("Location") or "no Location header"
+            raise ConfigurationError(
+                self.redact(
+                    f"{self.destination}: {method} {path} answered {status} redirecting to {location} "
+                    "(check the destination's base URL; redirects are not followed)"
                 )
             )
         if status in RETRYABLE_STATUS:

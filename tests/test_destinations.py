@@ -878,3 +878,54 @@ def test_the_http_client_goes_through_the_proxy_the_environment_names(monkeypatc
     assert pool.proxy is not None and pool.proxy.host == "proxy.internal"
     direct, _ = client._pool("http://127.0.0.1:9/x")
     assert direct.proxy is None
+
+
+# -- redirects ---------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def redirecting():
+    """A server that answers every request with a redirect (a wrong or moved base URL)."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        status = 301
+
+        def _answer(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            self.send_response(Handler.status)
+            self.send_header("Location", "https://moved.example.com/api")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _answer
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server, Handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("status", [301, 302, 307])
+@pytest.mark.parametrize("name", ["braze", "customerio", "iterable", "klaviyo"])
+def test_a_redirect_fails_the_batch_as_a_configuration_error_and_is_not_retried(redirecting, name, status):
+    server, handler = redirecting
+    handler.status = status
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    settings = {**sandbox_settings(name, url), **FAST}
+    destination = build_destination(name, settings, {})
+    key = key_for(name, 1)
+    with pytest.raises(ConfigurationError, match=rf"{status}.*https://moved\.example\.com/api") as caught:
+        destination.write(profile_batch([rec(key, email="r@x.io")]))
+    assert "sandbox-" not in str(caught.value)  # no credential in the message
+    assert destination.retries == 0
