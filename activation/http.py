@@ -19,8 +19,9 @@
 * a token bucket (``activation.ratelimit``) paces requests before they leave; it is
   shared by every thread of the destination, so the vendor's rate holds whatever the
   concurrency;
-* a ``Retry-After`` (or reset header) a thread receives pauses the shared bucket, so
-  every thread of the destination waits, not only the one that was told;
+* a ``Retry-After`` (or reset header) a thread receives with a 429 (or a 503 with
+  ``Retry-After``) pauses the shared bucket, at most ``max_wait`` and never after the
+  last attempt, so every thread of the destination waits, not only the one that was told;
 * ``retries`` counts every retry, for the run summary (thread-safe).
 
 Secrets: credentials come from environment variables named in the settings
@@ -365,8 +366,15 @@ class HttpClient:
             before_sleep=self._before_sleep(method, path),
             reraise=True,
         )
+        tried = 0
+
+        def attempt() -> Response:
+            nonlocal tried
+            tried += 1
+            return self._attempt(method, url, path, data, all_headers, final=tried >= attempts)
+
         try:
-            return retrying(self._attempt, method, url, path, data, all_headers)
+            return retrying(attempt)
         except _Retryable as exc:
             raise TransientError(
                 self.redact(f"{self.destination}: {method} {path} failed after {attempts} attempts: {exc}"),
@@ -387,7 +395,9 @@ class HttpClient:
 
         return before_sleep
 
-    def _attempt(self, method: str, url: str, path: str, data: bytes | None, headers: dict[str, str]) -> Response:
+    def _attempt(
+        self, method: str, url: str, path: str, data: bytes | None, headers: dict[str, str], *, final: bool = False
+    ) -> Response:
         if self.bucket is not None:
             self.bucket.acquire()
         self._add("requests")
@@ -432,10 +442,14 @@ class HttpClient:
             )
         if status in RETRYABLE_STATUS:
             retry_after = parse_retry_after(response.headers)
-            if retry_after is not None and self.bucket is not None:
+            if retry_after is not None and self.bucket is not None and not final and _throttled(response):
                 # The vendor's wait holds for the whole destination: every thread sharing the
-                # bucket waits it out, not only this one.
-                self.bucket.pause(retry_after)
+                # bucket waits it out, not only this one. Only a throttle pauses everyone (a
+                # 429, or a 503 that says how long with Retry-After): Braze sends
+                # X-RateLimit-Reset on every answer, and a 5xx with a far-off quota reset must
+                # not park the other threads. The pause is capped like this thread's own wait,
+                # and the last attempt pauses nobody (no retry follows it).
+                self.bucket.pause(min(self.policy.max_wait, retry_after))
             raise _Retryable(
                 self.redact(f"answered {status}: {_body_excerpt(response)}"),
                 status=status,
@@ -448,6 +462,12 @@ class HttpClient:
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             pool.close()
+
+
+def _throttled(response: Response) -> bool:
+    """The vendor is pacing us (not failing): a 429, or a 503 with an explicit ``Retry-After``."""
+    status = response.status_code
+    return status == 429 or (status == 503 and bool(response.headers.get("Retry-After")))
 
 
 def _body_excerpt(response: Response, limit: int = 300) -> str:

@@ -929,3 +929,78 @@ def test_a_redirect_fails_the_batch_as_a_configuration_error_and_is_not_retried(
         destination.write(profile_batch([rec(key, email="r@x.io")]))
     assert "sandbox-" not in str(caught.value)  # no credential in the message
     assert destination.retries == 0
+
+
+# -- the shared pause --------------------------------------------------------------------
+
+
+class _Answer:
+    def __init__(self, status, headers):
+        self.status, self.headers, self.data, self.reason = status, headers, b"{}", ""
+
+
+class _FakePool:
+    """Answers every request with the same status and headers."""
+
+    def __init__(self, status, headers):
+        self.answer = _Answer(status, headers)
+        self.calls = 0
+
+    def urlopen(self, *args, **kwargs):
+        self.calls += 1
+        return self.answer
+
+
+def paced_client(status, headers, attempts=3, max_wait=2.0):
+    from activation.http import HttpClient, RetryPolicy
+    from activation.ratelimit import TokenBucket
+
+    clock = [1000.0]
+    bucket = TokenBucket(1000.0, 10, clock=lambda: clock[0], sleep=lambda s: None)
+    policy = RetryPolicy(attempts=attempts, initial_wait=0.01, max_wait=max_wait, jitter=0.01)
+    client = HttpClient("braze", "https://rest.example.com", policy=policy, bucket=bucket, sleep=Sleeps())
+    pool = _FakePool(status, headers)
+    client._pool = lambda url: (pool, "/users/track")
+    return client, bucket, clock
+
+
+def test_a_vendor_pause_is_capped_at_max_wait_for_every_thread():
+    client, bucket, clock = paced_client(429, {"Retry-After": "3600"})
+    with pytest.raises(TransientError):
+        client.request("POST", "/users/track", json={})
+    assert bucket.pauses >= 1
+    assert bucket._paused_until - clock[0] <= 2.0  # not the hour the vendor named
+
+
+@pytest.mark.parametrize(
+    ("status", "headers"),
+    [
+        (500, {"X-RateLimit-Reset": str(int(time.time()) + 3600)}),  # Braze sends it on every answer
+        (502, {"Retry-After": "30"}),
+        (503, {"X-RateLimit-Reset": str(int(time.time()) + 3600)}),
+    ],
+    ids=["500 with a quota reset", "502 with Retry-After", "503 without Retry-After"],
+)
+def test_a_server_error_pauses_only_the_thread_that_received_it(status, headers):
+    client, bucket, _ = paced_client(status, headers)
+    with pytest.raises(TransientError):
+        client.request("POST", "/users/track", json={})
+    assert bucket.pauses == 0
+
+
+def test_a_503_with_retry_after_pauses_the_shared_bucket():
+    client, bucket, clock = paced_client(503, {"Retry-After": "1"})
+    with pytest.raises(TransientError):
+        client.request("POST", "/users/track", json={})
+    assert bucket.pauses >= 1 and bucket._paused_until - clock[0] <= 1.0
+
+
+def test_the_last_attempt_pauses_nobody():
+    client, bucket, _ = paced_client(429, {"Retry-After": "1"}, attempts=1)
+    with pytest.raises(TransientError):
+        client.request("POST", "/users/track", json={})
+    assert bucket.pauses == 0
+    client, bucket, _ = paced_client(429, {"Retry-After": "1"}, attempts=3)
+    with pytest.raises(TransientError):
+        client.request("POST", "/users/track", json={})
+    assert bucket.pauses == 1  # the first two attempts pause (the second extends nothing); the third does not
