@@ -1004,3 +1004,14 @@ def test_the_last_attempt_pauses_nobody():
     with pytest.raises(TransientError):
         client.request("POST", "/users/track", json={})
     assert bucket.pauses == 1  # the first two attempts pause (the second extends nothing); the third does not
+
+
+@pytest.mark.parametrize("setting", ["entered_event", "exited_event"])
+@pytest.mark.parametrize("value", ["", None])
+def test_segment_renders_no_audience_sql_when_an_event_name_is_configured_empty(sandbox, setting, value):
+    segment = make("segment", sandbox, **{setting: value})
+    assert segment.render_sql("audience", "audience", []) is None  # write() refuses those records instead
+    change = "added" if setting == "entered_event" else "removed"
+    results = segment.write(audience_batch("segment", [rec("u1", change)]))
+    assert not results[0].ok
+    assert make("segment", sandbox).render_sql("audience", "audience", []) is not None
