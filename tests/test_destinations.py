@@ -1015,3 +1015,52 @@ def test_segment_renders_no_audience_sql_when_an_event_name_is_configured_empty(
     results = segment.write(audience_batch("segment", [rec("u1", change)]))
     assert not results[0].ok
     assert make("segment", sandbox).render_sql("audience", "audience", []) is not None
+
+
+# -- Klaviyo import errors ---------------------------------------------------------------
+
+
+def test_klaviyo_reads_every_page_of_a_jobs_import_errors(sandbox):
+    klaviyo = make("klaviyo", sandbox)
+    bad = [rec(f"ext-{i}", email=f"not-an-email-{i}") for i in range(130)]
+    good = [rec(f"ext-good-{i}", email=f"good{i}@x.io") for i in range(20)]
+    results = klaviyo.write(profile_batch(bad + good))
+    assert [r.ok for r in results] == [False] * 130 + [True] * 20
+    assert all("Invalid email" in r.message for r in results[:130])
+
+
+def _errors_naming_no_profile(klaviyo):
+    from activation.http import Response
+
+    original = klaviyo._send
+
+    def send(method, path, *args, **kwargs):
+        response = original(method, path, *args, **kwargs)
+        if path.endswith("/import-errors"):
+            body = response.json()
+            for error in body["data"]:
+                error["attributes"].pop("source", None)
+                error["attributes"].pop("original_payload", None)
+            return Response(200, response.headers, json.dumps(body).encode())
+        return response
+
+    klaviyo._send = send
+
+
+def test_a_klaviyo_job_whose_refusals_name_no_profile_acknowledges_nothing(sandbox):
+    klaviyo = make("klaviyo", sandbox)
+    _errors_naming_no_profile(klaviyo)
+    batch = profile_batch([rec("ext-1", email="one@x.io"), rec("ext-2", email="not-an-email")])
+    with pytest.raises(BatchRejected, match="name no profile"):
+        klaviyo.write(batch)
+
+
+def test_a_rendered_klaviyo_job_places_every_refusal_across_the_error_pages(sandbox):
+    from activation.protocol import RenderedBatch
+
+    klaviyo = make("klaviyo", sandbox)
+    profiles = [f'{{"type":"profile","attributes":{{"external_id":"e-{i}","email":"bad-{i}"}}}}' for i in range(130)]
+    keys = [f"e-{i}" for i in range(130)]
+    rendered = RenderedBatch("people", "profile", "upsert", "added", ",".join(profiles), 130, keys)
+    problems = klaviyo.write_rendered(rendered)
+    assert sorted(problems) == list(range(130))
