@@ -4,7 +4,8 @@
   engine's sending threads: every thread reuses a keep-alive connection, and a
   request costs a fraction of what ``requests`` spends (no ``.netrc`` or proxy
   lookups per call, no request preparation); the proxy the environment names
-  (``HTTPS_PROXY``, ``NO_PROXY`` ...) is read once per client; a timeout on
+  (``HTTPS_PROXY``, ``NO_PROXY`` ...) is read once per client, its
+  ``user:password@`` sent as ``Proxy-Authorization``; a timeout on
   every call;
 * retries with tenacity on 408, 429, 5xx, connection errors and timeouts:
   exponential backoff with jitter, or exactly what the vendor asks for when it
@@ -43,7 +44,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 import urllib3
@@ -292,12 +293,21 @@ class HttpClient:
             token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
             self._headers["Authorization"] = f"Basic {token}"
             self.secrets.append(Secret(f"{auth[0]}:{auth[1]}", source="basic auth"))  # and its base64 form
-        self._pools: dict[tuple[str, str, int | None], urllib3.HTTPConnectionPool] = {}
+        self._pools: dict[tuple[str, str, int | None], urllib3.HTTPConnectionPool | urllib3.ProxyManager] = {}
         self._proxies = getproxies()  # the environment's proxies, as requests honoured them
+        for proxy in self._proxies.values():  # a proxy's password never shows in a message
+            auth = urllib3.util.parse_url(proxy).auth if proxy else None
+            if auth and ":" in auth:
+                self.secrets.append(Secret(unquote(auth.split(":", 1)[1]), source="proxy password"))
         self._lock = threading.Lock()
 
-    def _pool(self, url: str) -> tuple[urllib3.HTTPConnectionPool, str]:
-        """The keep-alive pool for ``url``'s host, and the path (with query) to ask it for."""
+    def _pool(self, url: str) -> tuple[urllib3.HTTPConnectionPool | urllib3.ProxyManager, str]:
+        """What to send ``url`` through, and the target to ask it for.
+
+        The keep-alive pool for ``url``'s host and the path (with query); through an HTTPS
+        proxy, the pool tunnels (CONNECT) to the host. A plain-http URL behind a proxy goes
+        through the proxy manager with the absolute URL, as a forward proxy expects.
+        """
         parts = urlsplit(url)
         key = (parts.scheme, parts.hostname or "", parts.port)
         pool = self._pools.get(key)
@@ -308,15 +318,15 @@ class HttpClient:
                     extra = {"ca_certs": _ca_certs()} if parts.scheme == "https" else {}
                     proxy = self._proxies.get(parts.scheme)
                     if proxy and not proxy_bypass(parts.hostname or ""):
-                        manager = urllib3.ProxyManager(
-                            proxy, maxsize=self.POOL_SIZE, block=False, retries=False, **extra
-                        )
-                        pool = manager.connection_from_url(url)
+                        manager = _proxy_manager(proxy, maxsize=self.POOL_SIZE, block=False, retries=False, **extra)
+                        pool = manager if parts.scheme == "http" else manager.connection_from_url(url)
                     else:
                         pool = urllib3.connection_from_url(
                             url, maxsize=self.POOL_SIZE, block=False, retries=False, **extra
                         )
                     self._pools[key] = pool
+        if isinstance(pool, urllib3.ProxyManager):
+            return pool, url
         return pool, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
     def _add(self, counter: str) -> None:
@@ -461,7 +471,24 @@ class HttpClient:
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
-            pool.close()
+            if isinstance(pool, urllib3.ProxyManager):
+                pool.clear()
+            else:
+                pool.close()
+
+
+def _proxy_manager(proxy: str, **kwargs: Any) -> urllib3.ProxyManager:
+    """A proxy manager that sends the ``user:password@`` of the proxy URL as ``Proxy-Authorization``.
+
+    urllib3 ignores credentials in the proxy URL (requests sent them); they are passed as
+    headers here, and the URL the manager keeps has none.
+    """
+    parsed = urllib3.util.parse_url(proxy)
+    headers = None
+    if parsed.auth:
+        headers = urllib3.make_headers(proxy_basic_auth=unquote(parsed.auth))
+        proxy = parsed._replace(auth=None).url
+    return urllib3.ProxyManager(proxy, proxy_headers=headers, **kwargs)
 
 
 def _throttled(response: Response) -> bool:

@@ -1064,3 +1064,73 @@ def test_a_rendered_klaviyo_job_places_every_refusal_across_the_error_pages(sand
     rendered = RenderedBatch("people", "profile", "upsert", "added", ",".join(profiles), 130, keys)
     problems = klaviyo.write_rendered(rendered)
     assert sorted(problems) == list(range(130))
+
+
+# -- proxies -----------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def forward_proxy():
+    """A forward proxy stand-in: records each request line and Proxy-Authorization, answers 200."""
+    import http.server
+    import threading
+
+    seen: list[tuple[str, str | None]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            seen.append((self.requestline, self.headers.get("Proxy-Authorization")))
+            body = b'{"ok":true}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _no_proxy_env(monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_a_plain_http_destination_goes_through_the_proxy_with_its_credentials(monkeypatch, forward_proxy, caplog):
+    from activation.http import HttpClient
+
+    port, seen = forward_proxy
+    _no_proxy_env(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", f"http://proxy-user:s3cr%40t@127.0.0.1:{port}")
+    client = HttpClient("x", "http://api.example.test")
+    response = client.request("POST", "/v1/batch", json={"a": 1})
+    assert response.status_code == 200 and response.json() == {"ok": True}
+    expected = "Basic " + base64.b64encode(b"proxy-user:s3cr@t").decode()
+    assert seen == [("POST http://api.example.test/v1/batch HTTP/1.1", expected)]  # the absolute URL
+    assert "s3cr@t" not in client.redact("proxy said s3cr@t")
+    client.close()
+
+
+def test_an_https_proxy_tunnel_carries_the_proxy_credentials(monkeypatch):
+    from activation.http import HttpClient
+
+    _no_proxy_env(monkeypatch)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy-user:pa%3Ass@proxy.internal:3128")
+    client = HttpClient("x", "https://api.example.com")
+    pool, path = client._pool("https://api.example.com/v1/batch")
+    assert path == "/v1/batch"
+    assert pool.proxy.host == "proxy.internal" and pool.proxy.auth is None
+    expected = "Basic " + base64.b64encode(b"proxy-user:pa:ss").decode()
+    assert pool.proxy_headers == {"proxy-authorization": expected}
