@@ -1299,13 +1299,16 @@ def run_sync(
             result.invalid,
         )
         db_lock = threading.Lock()
-        render = _render_spec(dest, sync)
+        render: RenderSpec | None = None
         sender = _Sender(dest, sync, scrub, load=lambda lo, hi: _load_pending(con, db_lock, lo, hi))
         committer = _GroupCommit(con, sync, run_id, db_lock, prepared.upserts)
         sending = _Sending(sender, committer, _concurrency(dest), prepared.to_send, progress)
         if progress:
             progress(0, prepared.to_send)
         try:
+            # Inside the run: a setting the rendering refuses (an unknown Klaviyo or Customer.io
+            # identifier) ends this run as failed instead of leaving it 'running'.
+            render = _rendered(dest, sync, scrub)
             if prepared.to_send:
                 _check(dest, sync, scrub)
             batches = _cut_batches(
@@ -1357,6 +1360,14 @@ def run_sync(
         result.seconds,
     )
     return result
+
+
+def _rendered(dest: Destination, sync: SyncConfig, scrub: _Scrubber) -> RenderSpec | None:
+    """``_render_spec`` in a run: a configuration error stops the run with its message."""
+    try:
+        return _render_spec(dest, sync)
+    except ConfigurationError as exc:
+        raise _Stop(f"configuration error from {sync.destination}: {scrub(str(exc))}") from None
 
 
 def _render_spec(dest: Destination, sync: SyncConfig) -> RenderSpec | None:

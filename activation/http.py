@@ -4,7 +4,8 @@
   engine's sending threads: every thread reuses a keep-alive connection, and a
   request costs a fraction of what ``requests`` spends (no ``.netrc`` or proxy
   lookups per call, no request preparation); the proxy the environment names
-  (``HTTPS_PROXY``, ``NO_PROXY`` ...) is read once per client; a timeout on
+  (``HTTPS_PROXY``, ``NO_PROXY`` ...) is read once per client, its
+  ``user:password@`` sent as ``Proxy-Authorization``; a timeout on
   every call;
 * retries with tenacity on 408, 429, 5xx, connection errors and timeouts:
   exponential backoff with jitter, or exactly what the vendor asks for when it
@@ -13,13 +14,15 @@
   seconds as Klaviyo sends it), capped at ``max_wait``;
 * fail fast on any other 4xx: the response goes back to the destination, which
   knows whether the vendor refused one record or the whole batch;
-* 401 / 403 raise ``ConfigurationError``; retries running out raise
+* 401 / 403 and any 3xx (redirects are not followed: a moved endpoint is a wrong
+  base URL, never a delivery) raise ``ConfigurationError``; retries running out raise
   ``TransientError``;
 * a token bucket (``activation.ratelimit``) paces requests before they leave; it is
   shared by every thread of the destination, so the vendor's rate holds whatever the
   concurrency;
-* a ``Retry-After`` (or reset header) a thread receives pauses the shared bucket, so
-  every thread of the destination waits, not only the one that was told;
+* a ``Retry-After`` (or reset header) a thread receives with a 429 (or a 503 with
+  ``Retry-After``) pauses the shared bucket, at most ``max_wait`` and never after the
+  last attempt, so every thread of the destination waits, not only the one that was told;
 * ``retries`` counts every retry, for the run summary (thread-safe).
 
 Secrets: credentials come from environment variables named in the settings
@@ -41,7 +44,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 import urllib3
@@ -290,12 +293,21 @@ class HttpClient:
             token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
             self._headers["Authorization"] = f"Basic {token}"
             self.secrets.append(Secret(f"{auth[0]}:{auth[1]}", source="basic auth"))  # and its base64 form
-        self._pools: dict[tuple[str, str, int | None], urllib3.HTTPConnectionPool] = {}
+        self._pools: dict[tuple[str, str, int | None], urllib3.HTTPConnectionPool | urllib3.ProxyManager] = {}
         self._proxies = getproxies()  # the environment's proxies, as requests honoured them
+        for proxy in self._proxies.values():  # a proxy's password never shows in a message
+            auth = urllib3.util.parse_url(proxy).auth if proxy else None
+            if auth and ":" in auth:
+                self.secrets.append(Secret(unquote(auth.split(":", 1)[1]), source="proxy password"))
         self._lock = threading.Lock()
 
-    def _pool(self, url: str) -> tuple[urllib3.HTTPConnectionPool, str]:
-        """The keep-alive pool for ``url``'s host, and the path (with query) to ask it for."""
+    def _pool(self, url: str) -> tuple[urllib3.HTTPConnectionPool | urllib3.ProxyManager, str]:
+        """What to send ``url`` through, and the target to ask it for.
+
+        The keep-alive pool for ``url``'s host and the path (with query); through an HTTPS
+        proxy, the pool tunnels (CONNECT) to the host. A plain-http URL behind a proxy goes
+        through the proxy manager with the absolute URL, as a forward proxy expects.
+        """
         parts = urlsplit(url)
         key = (parts.scheme, parts.hostname or "", parts.port)
         pool = self._pools.get(key)
@@ -306,15 +318,15 @@ class HttpClient:
                     extra = {"ca_certs": _ca_certs()} if parts.scheme == "https" else {}
                     proxy = self._proxies.get(parts.scheme)
                     if proxy and not proxy_bypass(parts.hostname or ""):
-                        manager = urllib3.ProxyManager(
-                            proxy, maxsize=self.POOL_SIZE, block=False, retries=False, **extra
-                        )
-                        pool = manager.connection_from_url(url)
+                        manager = _proxy_manager(proxy, maxsize=self.POOL_SIZE, block=False, retries=False, **extra)
+                        pool = manager if parts.scheme == "http" else manager.connection_from_url(url)
                     else:
                         pool = urllib3.connection_from_url(
                             url, maxsize=self.POOL_SIZE, block=False, retries=False, **extra
                         )
                     self._pools[key] = pool
+        if isinstance(pool, urllib3.ProxyManager):
+            return pool, url
         return pool, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
     def _add(self, counter: str) -> None:
@@ -340,10 +352,11 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         attempts: int | None = None,
     ) -> Response:
-        """Send one request with retries; return the response for 2xx/3xx and non-retryable 4xx.
+        """Send one request with retries; return the response for 2xx and non-retryable 4xx.
 
         ``attempts`` overrides the policy for this call (``1`` for a call that is not
-        idempotent). Raises ``ConfigurationError`` on 401/403 and ``TransientError``
+        idempotent). Raises ``ConfigurationError`` on 401/403 and on any 3xx (redirects are
+        not followed, and a redirect is no delivery), and ``TransientError``
         when the retries run out.
         """
         url = self.url(path)
@@ -363,8 +376,15 @@ class HttpClient:
             before_sleep=self._before_sleep(method, path),
             reraise=True,
         )
+        tried = 0
+
+        def attempt() -> Response:
+            nonlocal tried
+            tried += 1
+            return self._attempt(method, url, path, data, all_headers, final=tried >= attempts)
+
         try:
-            return retrying(self._attempt, method, url, path, data, all_headers)
+            return retrying(attempt)
         except _Retryable as exc:
             raise TransientError(
                 self.redact(f"{self.destination}: {method} {path} failed after {attempts} attempts: {exc}"),
@@ -385,7 +405,9 @@ class HttpClient:
 
         return before_sleep
 
-    def _attempt(self, method: str, url: str, path: str, data: bytes | None, headers: dict[str, str]) -> Response:
+    def _attempt(
+        self, method: str, url: str, path: str, data: bytes | None, headers: dict[str, str], *, final: bool = False
+    ) -> Response:
         if self.bucket is not None:
             self.bucket.acquire()
         self._add("requests")
@@ -417,12 +439,27 @@ class HttpClient:
                     f"permissions): {_body_excerpt(response)}"
                 )
             )
+        if 300 <= status < 400:
+            # Redirects are not followed (a redirect could carry the credentials elsewhere), and a
+            # 3xx is no delivery: every destination would count the batch as sent. A vendor URL
+            # that redirects is a misconfigured base URL, so it fails the run without retrying.
+            location = response.headers.get("Location") or "no Location header"
+            raise ConfigurationError(
+                self.redact(
+                    f"{self.destination}: {method} {path} answered {status} redirecting to {location} "
+                    "(check the destination's base URL; redirects are not followed)"
+                )
+            )
         if status in RETRYABLE_STATUS:
             retry_after = parse_retry_after(response.headers)
-            if retry_after is not None and self.bucket is not None:
+            if retry_after is not None and self.bucket is not None and not final and _throttled(response):
                 # The vendor's wait holds for the whole destination: every thread sharing the
-                # bucket waits it out, not only this one.
-                self.bucket.pause(retry_after)
+                # bucket waits it out, not only this one. Only a throttle pauses everyone (a
+                # 429, or a 503 that says how long with Retry-After): Braze sends
+                # X-RateLimit-Reset on every answer, and a 5xx with a far-off quota reset must
+                # not park the other threads. The pause is capped like this thread's own wait,
+                # and the last attempt pauses nobody (no retry follows it).
+                self.bucket.pause(min(self.policy.max_wait, retry_after))
             raise _Retryable(
                 self.redact(f"answered {status}: {_body_excerpt(response)}"),
                 status=status,
@@ -434,7 +471,30 @@ class HttpClient:
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
-            pool.close()
+            if isinstance(pool, urllib3.ProxyManager):
+                pool.clear()
+            else:
+                pool.close()
+
+
+def _proxy_manager(proxy: str, **kwargs: Any) -> urllib3.ProxyManager:
+    """A proxy manager that sends the ``user:password@`` of the proxy URL as ``Proxy-Authorization``.
+
+    urllib3 ignores credentials in the proxy URL (requests sent them); they are passed as
+    headers here, and the URL the manager keeps has none.
+    """
+    parsed = urllib3.util.parse_url(proxy)
+    headers = None
+    if parsed.auth:
+        headers = urllib3.make_headers(proxy_basic_auth=unquote(parsed.auth))
+        proxy = parsed._replace(auth=None).url
+    return urllib3.ProxyManager(proxy, proxy_headers=headers, **kwargs)
+
+
+def _throttled(response: Response) -> bool:
+    """The vendor is pacing us (not failing): a 429, or a 503 with an explicit ``Retry-After``."""
+    status = response.status_code
+    return status == 429 or (status == 503 and bool(response.headers.get("Retry-After")))
 
 
 def _body_excerpt(response: Response, limit: int = 300) -> str:

@@ -878,3 +878,259 @@ def test_the_http_client_goes_through_the_proxy_the_environment_names(monkeypatc
     assert pool.proxy is not None and pool.proxy.host == "proxy.internal"
     direct, _ = client._pool("http://127.0.0.1:9/x")
     assert direct.proxy is None
+
+
+# -- redirects ---------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def redirecting():
+    """A server that answers every request with a redirect (a wrong or moved base URL)."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        status = 301
+
+        def _answer(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            self.send_response(Handler.status)
+            self.send_header("Location", "https://moved.example.com/api")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _answer
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server, Handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("status", [301, 302, 307])
+@pytest.mark.parametrize("name", ["braze", "customerio", "iterable", "klaviyo"])
+def test_a_redirect_fails_the_batch_as_a_configuration_error_and_is_not_retried(redirecting, name, status):
+    server, handler = redirecting
+    handler.status = status
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    settings = {**sandbox_settings(name, url), **FAST}
+    destination = build_destination(name, settings, {})
+    key = key_for(name, 1)
+    with pytest.raises(ConfigurationError, match=rf"{status}.*https://moved\.example\.com/api") as caught:
+        destination.write(profile_batch([rec(key, email="r@x.io")]))
+    assert "sandbox-" not in str(caught.value)  # no credential in the message
+    assert destination.retries == 0
+
+
+# -- the shared pause --------------------------------------------------------------------
+
+
+class _Answer:
+    def __init__(self, status, headers):
+        self.status, self.headers, self.data, self.reason = status, headers, b"{}", ""
+
+
+class _FakePool:
+    """Answers every request with the same status and headers."""
+
+    def __init__(self, status, headers):
+        self.answer = _Answer(status, headers)
+        self.calls = 0
+
+    def urlopen(self, *args, **kwargs):
+        self.calls += 1
+        return self.answer
+
+
+def paced_client(status, headers, attempts=3, max_wait=2.0):
+    from activation.http import HttpClient, RetryPolicy
+    from activation.ratelimit import TokenBucket
+
+    clock = [1000.0]
+    bucket = TokenBucket(1000.0, 10, clock=lambda: clock[0], sleep=lambda s: None)
+    policy = RetryPolicy(attempts=attempts, initial_wait=0.01, max_wait=max_wait, jitter=0.01)
+    client = HttpClient("braze", "https://rest.example.com", policy=policy, bucket=bucket, sleep=Sleeps())
+    pool = _FakePool(status, headers)
+    client._pool = lambda url: (pool, "/users/track")
+    return client, bucket, clock
+
+
+def test_a_vendor_pause_is_capped_at_max_wait_for_every_thread():
+    client, bucket, clock = paced_client(429, {"Retry-After": "3600"})
+    with pytest.raises(TransientError):
+        client.request("POST", "/users/track", json={})
+    assert bucket.pauses >= 1
+    assert bucket._paused_until - clock[0] <= 2.0  # not the hour the vendor named
+
+
+@pytest.mark.parametrize(
+    ("status", "headers"),
+    [
+        (500, {"X-RateLimit-Reset": str(int(time.time()) + 3600)}),  # Braze sends it on every answer
+        (502, {"Retry-After": "30"}),
+        (503, {"X-RateLimit-Reset": str(int(time.time()) + 3600)}),
+    ],
+    ids=["500 with a quota reset", "502 with Retry-After", "503 without Retry-After"],
+)
+def test_a_server_error_pauses_only_the_thread_that_received_it(status, headers):
+    client, bucket, _ = paced_client(status, headers)
+    with pytest.raises(TransientError):
+        client.request("POST", "/users/track", json={})
+    assert bucket.pauses == 0
+
+
+def test_a_503_with_retry_after_pauses_the_shared_bucket():
+    client, bucket, clock = paced_client(503, {"Retry-After": "1"})
+    with pytest.raises(TransientError):
+        client.request("POST", "/users/track", json={})
+    assert bucket.pauses >= 1 and bucket._paused_until - clock[0] <= 1.0
+
+
+def test_the_last_attempt_pauses_nobody():
+    client, bucket, _ = paced_client(429, {"Retry-After": "1"}, attempts=1)
+    with pytest.raises(TransientError):
+        client.request("POST", "/users/track", json={})
+    assert bucket.pauses == 0
+    client, bucket, _ = paced_client(429, {"Retry-After": "1"}, attempts=3)
+    with pytest.raises(TransientError):
+        client.request("POST", "/users/track", json={})
+    assert bucket.pauses == 1  # the first two attempts pause (the second extends nothing); the third does not
+
+
+@pytest.mark.parametrize("setting", ["entered_event", "exited_event"])
+@pytest.mark.parametrize("value", ["", None])
+def test_segment_renders_no_audience_sql_when_an_event_name_is_configured_empty(sandbox, setting, value):
+    segment = make("segment", sandbox, **{setting: value})
+    assert segment.render_sql("audience", "audience", []) is None  # write() refuses those records instead
+    change = "added" if setting == "entered_event" else "removed"
+    results = segment.write(audience_batch("segment", [rec("u1", change)]))
+    assert not results[0].ok
+    assert make("segment", sandbox).render_sql("audience", "audience", []) is not None
+
+
+# -- Klaviyo import errors ---------------------------------------------------------------
+
+
+def test_klaviyo_reads_every_page_of_a_jobs_import_errors(sandbox):
+    klaviyo = make("klaviyo", sandbox)
+    bad = [rec(f"ext-{i}", email=f"not-an-email-{i}") for i in range(130)]
+    good = [rec(f"ext-good-{i}", email=f"good{i}@x.io") for i in range(20)]
+    results = klaviyo.write(profile_batch(bad + good))
+    assert [r.ok for r in results] == [False] * 130 + [True] * 20
+    assert all("Invalid email" in r.message for r in results[:130])
+
+
+def _errors_naming_no_profile(klaviyo):
+    from activation.http import Response
+
+    original = klaviyo._send
+
+    def send(method, path, *args, **kwargs):
+        response = original(method, path, *args, **kwargs)
+        if path.endswith("/import-errors"):
+            body = response.json()
+            for error in body["data"]:
+                error["attributes"].pop("source", None)
+                error["attributes"].pop("original_payload", None)
+            return Response(200, response.headers, json.dumps(body).encode())
+        return response
+
+    klaviyo._send = send
+
+
+def test_a_klaviyo_job_whose_refusals_name_no_profile_acknowledges_nothing(sandbox):
+    klaviyo = make("klaviyo", sandbox)
+    _errors_naming_no_profile(klaviyo)
+    batch = profile_batch([rec("ext-1", email="one@x.io"), rec("ext-2", email="not-an-email")])
+    with pytest.raises(BatchRejected, match="name no profile"):
+        klaviyo.write(batch)
+
+
+def test_a_rendered_klaviyo_job_places_every_refusal_across_the_error_pages(sandbox):
+    from activation.protocol import RenderedBatch
+
+    klaviyo = make("klaviyo", sandbox)
+    profiles = [f'{{"type":"profile","attributes":{{"external_id":"e-{i}","email":"bad-{i}"}}}}' for i in range(130)]
+    keys = [f"e-{i}" for i in range(130)]
+    rendered = RenderedBatch("people", "profile", "upsert", "added", ",".join(profiles), 130, keys)
+    problems = klaviyo.write_rendered(rendered)
+    assert sorted(problems) == list(range(130))
+
+
+# -- proxies -----------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def forward_proxy():
+    """A forward proxy stand-in: records each request line and Proxy-Authorization, answers 200."""
+    import http.server
+    import threading
+
+    seen: list[tuple[str, str | None]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            seen.append((self.requestline, self.headers.get("Proxy-Authorization")))
+            body = b'{"ok":true}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _no_proxy_env(monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_a_plain_http_destination_goes_through_the_proxy_with_its_credentials(monkeypatch, forward_proxy, caplog):
+    from activation.http import HttpClient
+
+    port, seen = forward_proxy
+    _no_proxy_env(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", f"http://proxy-user:s3cr%40t@127.0.0.1:{port}")
+    client = HttpClient("x", "http://api.example.test")
+    response = client.request("POST", "/v1/batch", json={"a": 1})
+    assert response.status_code == 200 and response.json() == {"ok": True}
+    expected = "Basic " + base64.b64encode(b"proxy-user:s3cr@t").decode()
+    assert seen == [("POST http://api.example.test/v1/batch HTTP/1.1", expected)]  # the absolute URL
+    assert "s3cr@t" not in client.redact("proxy said s3cr@t")
+    client.close()
+
+
+def test_an_https_proxy_tunnel_carries_the_proxy_credentials(monkeypatch):
+    from activation.http import HttpClient
+
+    _no_proxy_env(monkeypatch)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy-user:pa%3Ass@proxy.internal:3128")
+    client = HttpClient("x", "https://api.example.com")
+    pool, path = client._pool("https://api.example.com/v1/batch")
+    assert path == "/v1/batch"
+    assert pool.proxy.host == "proxy.internal" and pool.proxy.auth is None
+    expected = "Basic " + base64.b64encode(b"proxy-user:pa:ss").decode()
+    assert pool.proxy_headers == {"proxy-authorization": expected}

@@ -286,6 +286,32 @@ def test_klaviyo_takes_an_import_job_of_ten_thousand_profiles_and_refuses_one_mo
     assert len(sandbox.state()["klaviyo"]["profiles"]) == 10_000
 
 
+def test_klaviyo_serves_a_jobs_import_errors_in_cursor_pages(sandbox):
+    profiles = [{"type": "profile", "attributes": {"email": f"bad-{i}"}} for i in range(45)]
+    body = {"data": {"type": "profile-bulk-import-job", "attributes": {"profiles": {"data": profiles}}}}
+    spawned = post(sandbox, "/klaviyo/api/profile-bulk-import-jobs", json=body, headers=KLAVIYO_AUTH)
+    job_id = spawned.json()["data"]["id"]
+    url = f"{sandbox.url}/klaviyo/api/profile-bulk-import-jobs/{job_id}/import-errors"
+    pages = []
+    while url:
+        page = requests.get(url, headers=KLAVIYO_AUTH).json()
+        pages.append(len(page["data"]))
+        url = page["links"]["next"]
+    assert pages == [20, 20, 5]  # Klaviyo's default page size
+    first = requests.get(
+        f"{sandbox.url}/klaviyo/api/profile-bulk-import-jobs/{job_id}/import-errors",
+        params={"page[size]": 100},
+        headers=KLAVIYO_AUTH,
+    ).json()
+    assert len(first["data"]) == 45 and first["links"]["next"] is None
+    bad_cursor = requests.get(
+        f"{sandbox.url}/klaviyo/api/profile-bulk-import-jobs/{job_id}/import-errors",
+        params={"page[cursor]": "nope"},
+        headers=KLAVIYO_AUTH,
+    )
+    assert bad_cursor.status_code == 400
+
+
 def test_an_outage_answers_503_until_it_is_lifted(sandbox):
     sandbox.set_faults({"vendors": {"iterable": {"outage": True}}})
     assert requests.get(sandbox.url + "/iterable/api/lists", headers=ITERABLE_AUTH).status_code == 503

@@ -736,3 +736,26 @@ def test_a_rendered_batch_that_fails_transiently_is_left_for_the_next_run(db, en
     again = run(db, syncs, dest, env)
     assert (again.added, again.acknowledged, again.status) == (3, 3, "ok")
     assert dest.tool.profiles == expected_profiles(people(7))
+
+
+class RefusesItsRenderSetting(ScriptedDestination):
+    """Offers warehouse rendering, but a setting it reads there is wrong (an unknown identifier)."""
+
+    def render_sql(self, object, mode, fields):
+        raise ConfigurationError(f"identifier 'phone' is not one of email, id (key {SECRET})")
+
+    def write_rendered(self, batch):
+        raise AssertionError("never reached")
+
+
+def test_a_setting_the_rendering_refuses_ends_the_run_as_failed_not_running(db, env):
+    set_rows(db, people(3))
+    dest = RefusesItsRenderSetting()
+    result = run(db, make_syncs("upsert"), dest, env)
+    assert result.status == "failed"
+    assert "configuration error" in result.error and "identifier 'phone'" in result.error
+    assert SECRET not in result.error
+    assert dest.calls == 0
+    runs = query(db, "select status, error from atc_sync.sync_runs")
+    assert [status for status, _ in runs] == ["failed"]
+    assert SECRET not in runs[0][1]

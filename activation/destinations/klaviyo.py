@@ -47,6 +47,7 @@ import json
 import re
 import time
 from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
 
 from activation.destinations.base import HttpDestination, as_dict, ok, refused, sql_json, sql_text
 from activation.http import HttpClient, vendor_message
@@ -252,7 +253,13 @@ class KlaviyoDestination(HttpDestination):
             for i, r in chunk_records:
                 by_identifier[str(r.key).lower()] = i
                 by_identifier[self._lookup(r)[1].lower()] = i
-            found, _ = self._import_job([i for i, _ in chunk_records], ",".join(chunk_profiles), list_id, by_identifier)
+            found, unplaced = self._import_job(
+                [i for i, _ in chunk_records], ",".join(chunk_profiles), list_id, by_identifier
+            )
+            if unplaced:
+                # Some refused profiles cannot be told apart: none of the job is acknowledged,
+                # and the engine splits the batch until each refusal has its record.
+                raise BatchRejected(f"klaviyo: {unplaced} import error(s) name no profile of the job")
             problems.update(found)
         return problems
 
@@ -260,7 +267,8 @@ class KlaviyoDestination(HttpDestination):
         self, positions: list[int], profiles: str, list_id: str | None, by_identifier: dict[str, int]
     ) -> tuple[dict[int, str], int]:
         """One job of the encoded ``profiles`` (``positions[i]`` is the i-th profile's record):
-        the refused records with Klaviyo's words, and how many errors matched no record."""
+        the refused records with Klaviyo's words, and how many refusals matched no record
+        (the job's ``failed_count`` beyond the records its import errors name)."""
         # The profiles are encoded once; the body is assembled around them.
         relationships = ""
         if list_id:
@@ -283,12 +291,12 @@ class KlaviyoDestination(HttpDestination):
         attributes = job.get("attributes") or {}
         if attributes.get("status") == "cancelled":
             raise TransientError(f"klaviyo: import job {job_id} was cancelled")
-        if not attributes.get("failed_count"):
+        failed = int(attributes.get("failed_count") or 0)
+        if not failed:
             return {}, 0
-        response = self._send("GET", f"/api/profile-bulk-import-jobs/{job_id}/import-errors")
         problems: dict[int, str] = {}
         unplaced = 0
-        for error in _json(response).get("data") or []:
+        for error in self._import_errors(job_id):
             details = error.get("attributes") or {}
             position = None
             match = POINTER.search(str((details.get("source") or {}).get("pointer", "")))
@@ -305,7 +313,32 @@ class KlaviyoDestination(HttpDestination):
                 problems[position] = self.client.redact(f"klaviyo: {text}")
             else:
                 unplaced += 1
-        return problems, unplaced
+        # A failure no error names (a page not served, an error without pointer or payload)
+        # must not pass for a delivery.
+        return problems, max(unplaced, failed - len(problems))
+
+    def _import_errors(self, job_id: str) -> list[dict[str, Any]]:
+        """Every import error of the job: Klaviyo serves them in cursor pages (``links.next``).
+
+        The next page is asked of the same endpoint with the cursor the link carries, never of
+        the link's host.
+        """
+        path = f"/api/profile-bulk-import-jobs/{job_id}/import-errors"
+        params = {"page[size]": str(MAX_FILTER)}
+        errors: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        while True:
+            body = _json(self._send("GET", path, params=params))
+            errors.extend(body.get("data") or [])
+            following = (body.get("links") or {}).get("next")
+            if not following:
+                return errors
+            query = {k: v[-1] for k, v in parse_qs(urlsplit(str(following)).query).items()}
+            cursor = query.get("page[cursor]")
+            if not cursor or cursor in seen:
+                raise TransientError(f"klaviyo: the import errors of job {job_id} did not page on")
+            seen.add(cursor)
+            params = {**query, "page[size]": query.get("page[size]", str(MAX_FILTER))}
 
     def _wait(self, job_id: str, job: dict[str, Any]) -> dict[str, Any]:
         poll = float(self.settings.get("job_poll_seconds", 2.0))

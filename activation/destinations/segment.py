@@ -169,6 +169,12 @@ class SegmentDestination(HttpDestination):
         """
         if object != "audience" or self.settings.get("time_field"):
             return None
+        entered = self.settings.get("entered_event", "Audience Entered")
+        exited = self.settings.get("exited_event", "Audience Exited")
+        if not entered or not exited:
+            # An event name configured empty (or null): ``write`` refuses those records, one by
+            # one, instead of the warehouse sending them under the other mode's name.
+            return None
         who = _dumps(self.settings.get("identifier", "userId"))
         audience = sql_json("audience_id")
 
@@ -176,8 +182,7 @@ class SegmentDestination(HttpDestination):
             traits_head = f"'{{' || {audience} || ':{str(member).lower()}'"
             traits = sql_with_fields(traits_head, keys=["audience_id"]) if member else f"{traits_head} || '}}'"
             properties = sql_with_fields("'{\"audience_key\":' || " + audience, keys=["'audience_key'"])
-            event = self.settings.get("entered_event", "Audience Entered") if member else None
-            event = event or self.settings.get("exited_event", "Audience Exited")
+            event = entered if member else exited
             identify = (
                 f'\'{{"type":"identify",{who}:\' || {sql_json("record_key")} || \',"traits":\' || {traits}'
                 " || ',\"messageId\":\"' || idempotency_key || '-identify\"}'"

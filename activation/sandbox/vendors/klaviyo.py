@@ -10,7 +10,8 @@ on every call. Errors are JSON:API: ``{"errors": [{"id", "status", "code", "titl
   (https://developers.klaviyo.com/en/docs/use_klaviyos_bulk_profile_import_api).
   The sandbox processes the job at once (status ``complete``), or after the client has polled
   ``GET /api/profile-bulk-import-jobs/{id}`` ``job_pending_polls`` times when that fault is set;
-  refused profiles are listed by ``GET /api/profile-bulk-import-jobs/{id}/import-errors``.
+  refused profiles are listed by ``GET /api/profile-bulk-import-jobs/{id}/import-errors``,
+  in cursor pages (``page[size]`` up to 100, default 20; ``links.next``).
 * ``GET /api/profiles?filter=any(email,[...])`` (page size up to 100).
 * ``POST`` / ``DELETE /api/lists/{id}/relationships/profiles`` with
   ``{"data": [{"type": "profile", "id"}]}``, up to 1,000 per call, answer 204.
@@ -20,6 +21,7 @@ on every call. Errors are JSON:API: ``{"errors": [{"id", "status", "code", "titl
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -309,7 +311,25 @@ class Klaviyo(Vendor):
         job_id = request.path_params["job_id"]
         if job_id not in self.jobs:
             raise BodyError(404, "job not found")
-        return JSONResponse({"data": self.import_errors[job_id], "links": {"self": str(request.url), "next": None}})
+        # Cursor pages as Klaviyo serves them: page[size] (default 20, at most 100), and
+        # links.next, the URL of the next page (page[cursor]), null on the last one.
+        try:
+            size = int(request.query_params.get("page[size]", 20))
+        except ValueError:
+            size = 0
+        if not 1 <= size <= MAX_PAGE:
+            raise BodyError(400, f"page[size] must be between 1 and {MAX_PAGE}", pointer="page[size]")
+        cursor = request.query_params.get("page[cursor]")
+        start = _cursor_offset(cursor) if cursor else 0
+        if start is None:
+            raise BodyError(400, "page[cursor] is not a cursor this endpoint gave", pointer="page[cursor]")
+        errors = self.import_errors[job_id]
+        following = None
+        if start + size < len(errors):
+            following = str(request.url.include_query_params(**{"page[cursor]": _cursor(start + size)}))
+        return JSONResponse(
+            {"data": errors[start : start + size], "links": {"self": str(request.url), "next": following}}
+        )
 
     async def get_profiles(self, request: Request):
         self._check_revision(request)
@@ -360,6 +380,18 @@ class Klaviyo(Vendor):
             else:
                 self.lists[list_id].difference_update(ids)
         return Response(status_code=204)
+
+
+def _cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
+def _cursor_offset(cursor: str) -> int | None:
+    try:
+        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        return int(value) if kind == "offset" and int(value) >= 0 else None
+    except ValueError:
+        return None
 
 
 def _now() -> str:
