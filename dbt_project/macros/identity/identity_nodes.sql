@@ -23,6 +23,18 @@
     substring({{ node_expr }}, {{ dbt.length(dbt.split_part(node_expr, "':'", 1)) }} + 2)
 {%- endmacro %}
 
+{#- Each identifier type with the identifier-set column holding it, in
+    stitch_keys() order; with previous_id, an alias call's previous_id too
+    (an anonymous id). -#}
+{% macro identifier_columns(with_previous_id=false) -%}
+    {%- set columns = [('user_id', 'user_id'), ('anonymous_id', 'anonymous_id')] -%}
+    {%- if with_previous_id -%}
+        {%- do columns.append(('anonymous_id', 'previous_id')) -%}
+    {%- endif -%}
+    {%- do columns.extend([('device_id', 'device_id'), ('email', 'email'), ('phone', 'phone_e164')]) -%}
+    {{ return(columns) }}
+{%- endmacro %}
+
 {#- The five event columns whose combination decides an event's person, in
     the order they are tried (int_identity__set_persons, int_events_stitched). -#}
 {% macro stitch_keys() -%}
@@ -36,10 +48,10 @@
     the first that is not over-linked. -#}
 {% macro persons_of_combinations(combinations) -%}
     {%- set person_map = ref('identity_person_map') -%}
-    {%- set lookups = [
-        ('by_user', 'user_id', 'user_id'), ('by_anonymous', 'anonymous_id', 'anonymous_id'),
-        ('by_device', 'device_id', 'device_id'), ('by_email', 'email', 'email'), ('by_phone', 'phone', 'phone_e164'),
-    ] %}
+    {%- set lookups = [] -%}
+    {%- for identifier_type, column in journey_atc.identifier_columns() -%}
+        {%- do lookups.append(('by_' ~ identifier_type, identifier_type, column)) -%}
+    {%- endfor %}
     select
         {% for key in journey_atc.stitch_keys() -%}
             {{ combinations }}.{{ key }},

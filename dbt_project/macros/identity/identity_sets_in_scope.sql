@@ -12,11 +12,7 @@
 
 {% macro identity_changed_values() -%}
     {%- set sets = ref('int_identity__identifier_sets') -%}
-    {%- set columns = [
-        ('user_id', 'user_id'), ('anonymous_id', 'anonymous_id'), ('anonymous_id', 'previous_id'),
-        ('device_id', 'device_id'), ('email', 'email'), ('phone', 'phone_e164'),
-    ] -%}
-    {%- for identifier_type, column in columns %}
+    {%- for identifier_type, column in journey_atc.identifier_columns(with_previous_id=true) %}
         select distinct
             '{{ identifier_type }}' as identifier_type,
             {{ column }} as identifier_value
@@ -37,10 +33,7 @@
         identifier_sets.event_count > 0
         {%- if is_incremental() %}
             and (
-                {%- for identifier_type, column in [
-                    ('user_id', 'user_id'), ('anonymous_id', 'anonymous_id'), ('anonymous_id', 'previous_id'),
-                    ('device_id', 'device_id'), ('email', 'email'), ('phone', 'phone_e164'),
-                ] %}
+                {%- for identifier_type, column in journey_atc.identifier_columns(with_previous_id=true) %}
                     {{ 'or ' if not loop.first }}identifier_sets.{{ column }} in (
                         select identifier_value from {{ changed }} where identifier_type = '{{ identifier_type }}'
                     )

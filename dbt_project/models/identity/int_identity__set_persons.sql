@@ -10,10 +10,6 @@
     its older events of these combinations their new person. -#}
 {{ config(materialized='table') }}
 {%- set stitch_keys = journey_atc.stitch_keys() -%}
-{%- set stitch_columns = [
-    ('user_id', 'user_id'), ('anonymous_id', 'anonymous_id'), ('device_id', 'device_id'),
-    ('email', 'email'), ('phone', 'phone_e164'),
-] -%}
 {%- set incremental = journey_atc.incremental_or_table() == 'incremental' and not flags.FULL_REFRESH
     and journey_atc.previous_relation('int_events_stitched') is not none -%}
 
@@ -29,7 +25,7 @@ with
 -- the millions of sets (and each read names the sets table: DuckDB would
 -- materialise a CTE read five times whole)
 combinations as (
-    {% for identifier_type, column in stitch_columns -%}
+    {% for identifier_type, column in journey_atc.identifier_columns() -%}
         select
             {% for key in stitch_keys -%}
                 identifier_sets.{{ key }}{{ ',' if not loop.last }}
