@@ -54,6 +54,7 @@ RUN_SCOPED_MODELS = {
     "int_identity__prior_person_map": "per-run working table",
     "int_identity__person_assignments": "per-run working table",
     "int_identity__set_persons": "per-run working table",
+    "int_persons_affected": "per-run working table",
     "atc_incremental_builds": "build log",
 }
 # Rows kept only so an incremental run can see what it emptied.

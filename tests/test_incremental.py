@@ -35,6 +35,13 @@ IDENTITY_MODELS = [
     "stg_segment__events_checked",
     "stg_segment__events_later_deliveries",
 ]
+PERSON_MODELS = [
+    "int_persons_affected",
+    "int_persons_timezones",
+    "int_persons_identifiers",
+    "int_persons_orders",
+    "int_persons_rfm",
+]
 
 
 def test_an_incremental_run_equals_a_full_refresh_on_generated_data(tmp_path):
@@ -60,6 +67,7 @@ def _build(warehouse, as_of: str, *extra: str):
         "--select",
         "+int_events_stitched",
         "identity_merges",
+        *(f"+{model}" for model in PERSON_MODELS),
         *extra,
         dbt_vars={"atc__as_of": as_of, "atc__max_identifier_links": 2},
     )
@@ -119,8 +127,11 @@ def test_replaced_deliveries_merges_and_unlinked_identifiers_match_a_full_refres
     _build(full_warehouse, AS_OF_2, "--full-refresh")
 
     comparisons = {c.model: c for c in compare_warehouses(warehouse.path, full_warehouse.path)}
-    for model in IDENTITY_MODELS:
+    for model in IDENTITY_MODELS + PERSON_MODELS[1:]:
         assert comparisons[model].equal, comparisons[model]
+    # the two merged people were computed again; the one merged away has no row left
+    affected = dict(warehouse.query("select person_id, affected_by from int_persons_affected"))
+    assert all("identity" in reasons or "staged_events" in reasons for reasons in affected.values())
 
     people = dict(
         warehouse.query(
@@ -138,6 +149,60 @@ def test_replaced_deliveries_merges_and_unlinked_identifiers_match_a_full_refres
     assert warehouse.query("select event_count from int_identity__identifier_sets where user_id = 'u-old'") == [(0,)]
     # two merges recorded: Ada's and Bob's people, and the two kiosk browsers'
     assert warehouse.query("select count(*) from identity_merges where merge_type = 'merge'") == [(2,)]
+
+
+def _copy_warehouse(warehouse, directory) -> Warehouse:
+    directory.mkdir()
+    shutil.copyfile(warehouse.path, directory / "warehouse.duckdb")
+    copy = Warehouse.__new__(Warehouse)
+    copy.root = directory
+    copy.path = directory / "warehouse.duckdb"
+    return copy
+
+
+def test_profiles_follow_time_without_new_events(warehouse, tmp_path):
+    """Between two runs with no new event for them, one person's order leaves
+    the RFM window and another person's event, dated after the first as_of,
+    starts to count: only time makes them affected."""
+    rfm_edge = "2025-10-20T00:02:00Z"  # 365 days before AS_OF_1, plus 2 minutes
+    order = {
+        **event(user_id="u-buyer", anonymous_id="a-buyer", at=rfm_edge),
+        "event": "Order Completed",
+        "properties": {"order_id": "o-1", "revenue": 80},
+    }
+    traveller = [
+        event(user_id="u-traveller", anonymous_id="a-traveller"),
+        {
+            **event(user_id="u-traveller", at="2026-10-20T00:02:00Z"),
+            "context": {"locale": "de-DE", "timezone": "Europe/Berlin"},
+        },
+    ]
+    bystander = event(user_id="u-bystander", anonymous_id="a-bystander")
+    _load(warehouse.path, [order, *traveller, bystander], "2026-10-19 23:00:00")
+    _build(warehouse, AS_OF_1)
+    assert warehouse.query("select rfm_frequency from int_persons_orders") == [(1,)]
+    assert warehouse.query(
+        "select timezone from int_persons_timezones join identity_person_map using (person_id) "
+        "where identifier_value = 'u-traveller'"
+    ) == [("America/New_York",)]
+
+    _build(warehouse, AS_OF_2)
+    full_warehouse = _copy_warehouse(warehouse, tmp_path / "full")
+    _build(full_warehouse, AS_OF_2, "--full-refresh")
+    comparisons = {c.model: c for c in compare_warehouses(warehouse.path, full_warehouse.path)}
+    for model in PERSON_MODELS[1:]:
+        assert comparisons[model].equal, comparisons[model]
+
+    assert warehouse.query("select rfm_frequency, order_count from int_persons_orders") == [(0, 1)]
+    assert warehouse.query(
+        "select timezone, region from int_persons_timezones join identity_person_map using (person_id) "
+        "where identifier_value = 'u-traveller'"
+    ) == [("Europe/Berlin", "DE")]
+    affected = warehouse.query(
+        "select identifier_value, affected_by from int_persons_affected join identity_person_map using (person_id) "
+        "where identifier_type = 'user_id' order by 1"
+    )
+    assert affected == [("u-buyer", "time"), ("u-traveller", "time")]
 
 
 def test_a_build_that_did_not_finish_or_a_reloaded_raw_table_asks_for_a_full_refresh(warehouse):

@@ -19,6 +19,10 @@
         'int_identity__components',
         'identity_person_map',
         'int_events_stitched',
+        'int_persons_affected',
+        'int_persons_timezones',
+        'int_persons_identifiers',
+        'int_persons_orders',
     ]) }}
 {%- endmacro %}
 
@@ -74,4 +78,22 @@
     {%- else -%}
         select 1 as nothing_to_record
     {%- endif -%}
+{%- endmacro %}
+
+{#- The as_of of the last complete build in the log, as text, or none on a
+    full refresh, at parse time, or when no complete build is logged (then
+    every person is affected: int_persons_affected). -#}
+{% macro previous_complete_build_as_of() -%}
+    {%- if not execute or flags.FULL_REFRESH -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set log_relation = journey_atc.build_log_relation() -%}
+    {%- if adapter.get_relation(log_relation.database, log_relation.schema, log_relation.identifier) is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set found = run_query(
+        'select cast(as_of as ' ~ dbt.type_string() ~ ') from ' ~ log_relation
+        ~ " where status = 'complete' order by build_number desc limit 1"
+    ) -%}
+    {{ return(found.columns[0].values()[0] if found.rows | length > 0 else none) }}
 {%- endmacro %}

@@ -1,10 +1,22 @@
 -- One row per person: every identifier the identity graph assigned to them,
 -- as sorted comma-separated lists and counts, and the primary user id (the
 -- user id seen most recently in events, then alphabetically first).
+-- Incremental per person (macros/incremental/affected_persons.sql): a run
+-- computes again only the persons of int_persons_affected.
+{{ config(
+    materialized=journey_atc.incremental_or_table(),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=["{{ journey_atc.delete_affected_persons() }}"],
+) }}
+
+-- depends_on: {{ ref('int_persons_affected') }}
+
 with
 
 person_map as (
     select * from {{ ref('identity_person_map') }}
+    where {{ journey_atc.persons_in_scope() }}
 ),
 
 events as (
@@ -21,6 +33,7 @@ user_ids_seen as (
         person_id is not null
         and user_id is not null
         and occurred_at <= {{ journey_atc.as_of() }}
+        and {{ journey_atc.persons_in_scope() }}
     group by person_id, user_id
 ),
 

@@ -5,14 +5,16 @@
 -- the last order, frequency the orders and monetary the revenue in the window.
 -- Every person who ever ordered gets 1-5 scores (ntile, ties broken by
 -- person_id; 5 is best); people who never ordered are prospects.
+-- The per-person totals come from int_persons_orders (incremental); only the
+-- scores, which rank everyone, and the days to as_of are computed here.
 with
 
 person_map as (
     select * from {{ ref('identity_person_map') }}
 ),
 
-events as (
-    select * from {{ ref('int_events_stitched') }}
+orders as (
+    select * from {{ ref('int_persons_orders') }}
 ),
 
 persons as (
@@ -21,63 +23,18 @@ persons as (
     where person_id is not null
 ),
 
-order_events as (
-    select
-        person_id,
-        event_id,
-        coalesce(order_id, event_id) as order_key,
-        occurred_at,
-        coalesce(revenue, 0) as revenue,
-        show_id is not null or ticket_type is not null as is_ticket_order,
-        row_number() over (
-            partition by person_id, coalesce(order_id, event_id)
-            order by occurred_at asc, event_id asc
-        ) as delivery_rank
-    from events
-    where
-        event_name = 'order_completed'
-        and person_id is not null
-        and occurred_at <= {{ journey_atc.as_of() }}
-),
-
-orders as (
-    select
-        person_id,
-        order_key,
-        occurred_at,
-        revenue,
-        is_ticket_order,
-        occurred_at > {{ dbt.dateadd('day', -1 * var('atc__rfm_window_days'), journey_atc.as_of()) }}
-            as is_in_rfm_window
-    from order_events
-    where delivery_rank = 1
+person_orders as (
+    select *
+    from orders
+    where order_count is not null
 ),
 
 refunds as (
     select
         person_id,
-        round(sum(abs(coalesce(revenue, 0))), 2) as refunded_amount
-    from events
-    where
-        event_name = 'order_refunded'
-        and person_id is not null
-        and occurred_at <= {{ journey_atc.as_of() }}
-    group by person_id
-),
-
-person_orders as (
-    select
-        person_id,
-        count(*) as order_count,
-        sum(case when is_ticket_order then 1 else 0 end) as ticket_order_count,
-        sum(case when is_ticket_order then 0 else 1 end) as merch_order_count,
-        min(occurred_at) as first_order_at,
-        max(occurred_at) as last_order_at,
-        round(sum(revenue), 2) as lifetime_revenue,
-        sum(case when is_in_rfm_window then 1 else 0 end) as rfm_frequency,
-        round(sum(case when is_in_rfm_window then revenue else 0 end), 2) as rfm_monetary
+        refunded_amount
     from orders
-    group by person_id
+    where refunded_amount is not null
 ),
 
 buyers_scored as (

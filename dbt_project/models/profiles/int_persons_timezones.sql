@@ -6,6 +6,17 @@
 -- of the most recent locale, else var atc__default_region.
 -- locale: the most recent locale sent (with - as separator), else the
 -- region's default locale.
+-- Incremental per person (macros/incremental/affected_persons.sql): a run
+-- computes again only the persons of int_persons_affected.
+{{ config(
+    materialized=journey_atc.incremental_or_table(),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=["{{ journey_atc.delete_affected_persons() }}"],
+) }}
+
+-- depends_on: {{ ref('int_persons_affected') }}
+
 with
 
 person_map as (
@@ -27,7 +38,9 @@ country_defaults as (
 persons as (
     select distinct person_id
     from person_map
-    where person_id is not null
+    where
+        person_id is not null
+        and {{ journey_atc.persons_in_scope() }}
 ),
 
 events_in_scope as (
@@ -42,6 +55,7 @@ events_in_scope as (
     where
         person_id is not null
         and occurred_at <= {{ journey_atc.as_of() }}
+        and {{ journey_atc.persons_in_scope() }}
 ),
 
 timezone_votes as (
