@@ -55,6 +55,7 @@ RUN_SCOPED_MODELS = {
     "int_identity__person_assignments": "per-run working table",
     "int_identity__set_persons": "per-run working table",
     "int_persons_affected": "per-run working table",
+    "identity_person_changes": "change log",
     "atc_incremental_builds": "build log",
 }
 # Rows kept only so an incremental run can see what it emptied.

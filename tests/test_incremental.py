@@ -67,6 +67,7 @@ def _build(warehouse, as_of: str, *extra: str):
         "--select",
         "+int_events_stitched",
         "identity_merges",
+        "identity_person_changes",
         *(f"+{model}" for model in PERSON_MODELS),
         *extra,
         dbt_vars={"atc__as_of": as_of, "atc__max_identifier_links": 2},
@@ -203,6 +204,53 @@ def test_profiles_follow_time_without_new_events(warehouse, tmp_path):
         "where identifier_type = 'user_id' order by 1"
     )
     assert affected == [("u-buyer", "time"), ("u-traveller", "time")]
+
+
+def test_profiles_built_apart_from_identity_see_every_change_since_their_last_build(warehouse, tmp_path):
+    """As in the Dagster jobs: identity runs twice (a merge, then a new
+    person) without the profiles, then the per-person models run alone."""
+    as_of_3 = "2026-10-20 00:10:00"
+    identity = ["+int_events_stitched", "identity_merges", "identity_person_changes"]
+    first = [
+        event(anonymous_id="a-ada", email="ada@example.com", type="identify"),
+        event(anonymous_id="a-bob", email="bob@example.com", type="identify"),
+        event(user_id="u-stays", anonymous_id="a-stays"),
+    ]
+    _load(warehouse.path, first, "2026-10-19 23:00:00")
+    _build(warehouse, AS_OF_1)
+    # one login joins Ada's and Bob's browsers: two people merge
+    _load(
+        warehouse.path,
+        [event(user_id="u-ada", anonymous_id="a-ada"), event(user_id="u-ada", anonymous_id="a-bob")],
+        "2026-10-20 00:01:00",
+    )
+    warehouse.dbt("build", "--select", *identity, dbt_vars={"atc__as_of": AS_OF_2, "atc__max_identifier_links": 2})
+    _load(warehouse.path, [event(user_id="u-carol", anonymous_id="a-carol")], "2026-10-20 00:06:00")
+    warehouse.dbt("build", "--select", *identity, dbt_vars={"atc__as_of": as_of_3, "atc__max_identifier_links": 2})
+    assert warehouse.query("select count(*) from int_persons_identifiers") == [(3,)]
+    warehouse.dbt("build", "--select", *PERSON_MODELS, dbt_vars={"atc__as_of": as_of_3, "atc__max_identifier_links": 2})
+    assert warehouse.query("select status, profiles_built from atc_incremental_builds order by build_number") == [
+        ("complete", True),
+        ("complete", False),
+        ("complete", False),
+        ("complete", True),
+    ]
+
+    full_warehouse = _copy_warehouse(warehouse, tmp_path / "full")
+    _build(full_warehouse, as_of_3, "--full-refresh")
+    comparisons = {c.model: c for c in compare_warehouses(warehouse.path, full_warehouse.path)}
+    for model in PERSON_MODELS[1:]:
+        assert comparisons[model].equal, comparisons[model]
+    # the merged-away person has no row left; Carol has one
+    assert warehouse.query("select count(*) from int_persons_identifiers") == [(3,)]
+    reasons = {
+        value: why
+        for value, why in warehouse.query(
+            "select identifier_value, affected_by from int_persons_affected join identity_person_map using (person_id) "
+            "where identifier_type = 'user_id'"
+        )
+    }
+    assert reasons == {"u-ada": "identity,staged_events", "u-carol": "identity,staged_events"}
 
 
 def test_a_build_that_did_not_finish_or_a_reloaded_raw_table_asks_for_a_full_refresh(warehouse):

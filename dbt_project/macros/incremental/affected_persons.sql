@@ -5,7 +5,8 @@
     their pre-hook deletes the affected persons' rows, and the model's query
     computes those persons again (persons_in_scope), from all their events.
     A person who left the graph (merged into another) is affected and gets no
-    new row. On a full build both macros do nothing. -#}
+    new row. On a full build persons_in_scope and delete_affected_persons do
+    nothing. -#}
 
 {#- A condition keeping only the affected persons on an incremental run. -#}
 {% macro persons_in_scope(column='person_id') -%}
@@ -21,4 +22,14 @@
     {{ journey_atc.delete_from_this_where(
         'person_id in (select person_id from ' ~ ref('int_persons_affected') ~ ')'
     ) }}
+{%- endmacro %}
+
+{#- identity_person_changes' post-hook: rows older than the retention go. -#}
+{% macro delete_expired_person_changes() -%}
+    {{ journey_atc.delete_from_this_where('changed_at < ' ~ journey_atc.person_changes_kept_since()) }}
+{%- endmacro %}
+
+{#- The oldest change identity_person_changes still holds. -#}
+{% macro person_changes_kept_since() -%}
+    {{ dbt.dateadd('day', -1 * var('atc__person_changes_retention_days'), journey_atc.as_of()) }}
 {%- endmacro %}

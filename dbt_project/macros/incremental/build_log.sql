@@ -2,9 +2,11 @@
 
     Every dbt run or build that selects one of the incremental models records
     a row in atc_incremental_builds: 'started' when it begins, then 'complete'
-    when every model of the incremental chain ran and succeeded, or
-    'incomplete' when one failed, was skipped or was not selected. A process
-    that dies leaves 'started'. `atc build` and the Dagster runs read the last
+    when, for each of the two chains (staging and identity; the per-person
+    profile models), either none of its models was selected or every one ran
+    and succeeded, else 'incomplete'. A process that dies leaves 'started'.
+    profiles_built says the person chain ran whole and succeeded: the next
+    run's int_persons_affected looks for changes since that build's as_of. `atc build` and the Dagster runs read the last
     row (journey_atc/incremental_state.py) and build with --full-refresh when
     it is not 'complete': an incremental run only processes what changed since
     the last complete one. DuckDB only: elsewhere the models are tables. -#}
@@ -19,6 +21,14 @@
         'int_identity__components',
         'identity_person_map',
         'int_events_stitched',
+        'identity_person_changes',
+    ]) }}
+{%- endmacro %}
+
+{#- The per-person incremental profile models (macros/incremental/affected_persons.sql):
+    a second chain, run apart from the first by the profile_refresh job. -#}
+{% macro person_chain() -%}
+    {{ return([
         'int_persons_affected',
         'int_persons_timezones',
         'int_persons_identifiers',
@@ -34,8 +44,9 @@
     {%- if not execute or flags.WHICH not in ('run', 'build') or journey_atc.incremental_or_table() != 'incremental' -%}
         {{ return(false) }}
     {%- endif -%}
+    {%- set chained = journey_atc.incremental_chain() + journey_atc.person_chain() -%}
     {%- for unique_id in selected_resources -%}
-        {%- if unique_id.startswith('model.') and unique_id.split('.')[-1] in journey_atc.incremental_chain() -%}
+        {%- if unique_id.startswith('model.') and unique_id.split('.')[-1] in chained -%}
             {{ return(true) }}
         {%- endif -%}
     {%- endfor -%}
@@ -49,41 +60,60 @@
             'create table if not exists ' ~ log_relation
             ~ ' (build_number integer, invocation_id varchar, as_of timestamp, status varchar, full_refresh boolean)'
         ) -%}
+        {#- logs written before the per-person models lack the column -#}
+        {%- do run_query('alter table ' ~ log_relation ~ ' add column if not exists profiles_built boolean') -%}
         insert into {{ log_relation }}
         select
             coalesce(max(build_number), 0) + 1,
             '{{ invocation_id }}',
             {{ journey_atc.as_of() }},
             'started',
-            {{ 'true' if flags.FULL_REFRESH else 'false' }}
+            {{ 'true' if flags.FULL_REFRESH else 'false' }},
+            false
         from {{ log_relation }}
     {%- else -%}
         select 1 as nothing_to_record
     {%- endif -%}
 {%- endmacro %}
 
-{% macro build_log_end(results) -%}
-    {%- if journey_atc.build_log_applies() -%}
-        {%- set succeeded = [] -%}
-        {%- for result in results -%}
-            {%- if result.node.resource_type == 'model' and result.status == 'success'
-                and result.node.name in journey_atc.incremental_chain() -%}
+{#- Whether a chain's models were all selected and succeeded ('whole'), none of
+    them was selected ('absent'), or neither ('broken'). -#}
+{% macro chain_outcome(chain, results) -%}
+    {%- set selected = [] -%}
+    {%- set succeeded = [] -%}
+    {%- for result in results -%}
+        {%- if result.node.resource_type == 'model' and result.node.name in chain -%}
+            {%- do selected.append(result.node.name) -%}
+            {%- if result.status == 'success' -%}
                 {%- do succeeded.append(result.node.name) -%}
             {%- endif -%}
-        {%- endfor -%}
-        {%- set complete = succeeded | unique | list | length == journey_atc.incremental_chain() | length -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if selected | length == 0 -%}
+        {{ return('absent') }}
+    {%- endif -%}
+    {{ return('whole' if succeeded | unique | list | length == chain | length else 'broken') }}
+{%- endmacro %}
+
+{% macro build_log_end(results) -%}
+    {%- if journey_atc.build_log_applies() -%}
+        {%- set staging_and_identity = journey_atc.chain_outcome(journey_atc.incremental_chain(), results) -%}
+        {%- set persons = journey_atc.chain_outcome(journey_atc.person_chain(), results) -%}
+        {%- set complete = 'broken' not in [staging_and_identity, persons] -%}
         update {{ journey_atc.build_log_relation() }}
-        set status = '{{ "complete" if complete else "incomplete" }}'
+        set
+            status = '{{ "complete" if complete else "incomplete" }}',
+            profiles_built = {{ 'true' if persons == 'whole' else 'false' }}
         where invocation_id = '{{ invocation_id }}'
     {%- else -%}
         select 1 as nothing_to_record
     {%- endif -%}
 {%- endmacro %}
 
-{#- The as_of of the last complete build in the log, as text, or none on a
-    full refresh, at parse time, or when no complete build is logged (then
-    every person is affected: int_persons_affected). -#}
-{% macro previous_complete_build_as_of() -%}
+{#- The as_of of the last build in the log that ran the per-person models
+    whole, as text; none on a full refresh, at parse time, or when there is no
+    such build (then every person is affected: int_persons_affected). -#}
+{% macro previous_profiles_as_of() -%}
     {%- if not execute or flags.FULL_REFRESH -%}
         {{ return(none) }}
     {%- endif -%}
@@ -93,7 +123,7 @@
     {%- endif -%}
     {%- set found = run_query(
         'select cast(as_of as ' ~ dbt.type_string() ~ ') from ' ~ log_relation
-        ~ " where status = 'complete' order by build_number desc limit 1"
+        ~ ' where profiles_built order by build_number desc limit 1'
     ) -%}
     {{ return(found.columns[0].values()[0] if found.rows | length > 0 else none) }}
 {%- endmacro %}

@@ -1,21 +1,22 @@
-{#- The persons whose event aggregates may differ from what the previous
-    complete build computed (docs/incremental.md), one row each, read by the
-    per-person incremental profile models:
-    - events staged since then (new events, or new versions of events);
-    - identity changes: the persons, before and after, of the components
-      identity resolution labelled again in this run (merges, splits,
-      re-stitched events);
+{#- The persons whose event aggregates may differ from what the last build
+    of the per-person models computed (its as_of is in atc_incremental_builds,
+    profiles_built), one row each, read by the per-person incremental profile
+    models (macros/incremental/affected_persons.sql):
+    - staged_events: events staged since then (new events, new versions);
+    - identity: persons identity resolution changed since then, before and
+      after (identity_person_changes: merges, splits, re-stitched events),
+      also in runs that did not build profiles;
     - time: events whose occurred_at passed from after the previous as_of to
       at most this one (they count from now on), and orders that left the
       RFM window in between.
-    Everyone is affected on a full refresh, when no complete build is logged,
-    or when as_of moved backwards. -#}
-{%- set previous_as_of = journey_atc.previous_complete_build_as_of() -%}
+    Everyone is affected on a full refresh, when no such build is logged,
+    when as_of moved backwards, when identity was built in full since, or
+    when that build is older than identity_person_changes keeps. -#}
+{%- set previous_as_of = journey_atc.previous_profiles_as_of() -%}
 {%- set rfm_window = '-1 * ' ~ var('atc__rfm_window_days') %}
 
 -- depends_on: {{ ref('int_events_stitched') }}
--- depends_on: {{ ref('int_identity__prior_person_map') }}
--- depends_on: {{ ref('int_identity__touched_nodes') }}
+-- depends_on: {{ ref('identity_person_changes') }}
 
 with
 
@@ -43,15 +44,22 @@ person_map as (
 
 {% else %}
 
-    events as (
-        select * from {{ ref('int_events_stitched') }}
+    {%- set since = "cast('" ~ previous_as_of ~ "' as " ~ dbt.type_timestamp() ~ ")" %}
+
+    -- changed after the previous build, or in this run (two runs may share an as_of)
+    person_changes as (
+        select * from {{ ref('identity_person_changes') }}
+        where
+            changed_at > {{ since }}
+            or {{ journey_atc.changed_in_this_run('changed_at') }}
     ),
 
     run_window as (
         select
-            cast('{{ previous_as_of }}' as {{ dbt.type_timestamp() }}) as previous_as_of,
-            cast('{{ previous_as_of }}' as {{ dbt.type_timestamp() }}) > {{ journey_atc.as_of() }}
-                as is_everyone
+            {{ since }} as previous_as_of,
+            {{ since }} > {{ journey_atc.as_of() }}
+            or {{ since }} < {{ journey_atc.person_changes_kept_since() }}
+            or exists (select 1 from person_changes where change_type = 'full_build') as is_everyone
     ),
 
     everyone as (
@@ -65,59 +73,46 @@ person_map as (
             and person_map.person_id is not null
     ),
 
-    -- staged after the previous build, or in this run (two runs may share an as_of)
-    staged_events as (
+    -- one scan of the stitched events (a CTE read twice would be copied whole
+    -- first); an event both staged and newly counted says staged_events
+    event_changes as (
         select distinct
             person_id,
-            'staged_events' as affected_by
-        from events
+            case
+                when _staged_at > {{ since }} or {{ journey_atc.changed_in_this_run('_staged_at') }}
+                    then 'staged_events'
+                else 'time'
+            end as affected_by
+        from {{ ref('int_events_stitched') }}
         where
             person_id is not null
             and (
-                _staged_at > cast('{{ previous_as_of }}' as {{ dbt.type_timestamp() }})
+                -- staged after the previous build, or in this run (two runs may share an as_of)
+                _staged_at > {{ since }}
                 or {{ journey_atc.changed_in_this_run('_staged_at') }}
-            )
-    ),
-
-    identity_changes as (
-        select distinct
-            changed.person_id,
-            'identity' as affected_by
-        from (
-            select prior_person_map.person_id
-            from {{ ref('int_identity__prior_person_map') }} as prior_person_map
-            union all
-            select person_map.person_id
-            from person_map
-            inner join {{ ref('int_identity__touched_nodes') }} as touched_nodes
-                on person_map.node = touched_nodes.node
-        ) as changed
-        where changed.person_id is not null
-    ),
-
-    events_now_counted as (
-        select distinct
-            person_id,
-            'time' as affected_by
-        from events
-        where
-            person_id is not null
-            and (
-                (
-                    occurred_at > cast('{{ previous_as_of }}' as {{ dbt.type_timestamp() }})
+                -- now counted: dated after the previous as_of, at most this one
+                or (
+                    occurred_at > {{ since }}
                     and occurred_at <= {{ journey_atc.as_of() }}
                 )
+                -- an order that left the RFM window
                 or (
                     event_name = 'order_completed'
-                    and occurred_at > {{ dbt.dateadd(
-                        'day', rfm_window, "cast('" ~ previous_as_of ~ "' as " ~ dbt.type_timestamp() ~ ")"
-                    ) }}
+                    and occurred_at > {{ dbt.dateadd('day', rfm_window, since) }}
                     and occurred_at <= {{ dbt.dateadd('day', rfm_window, journey_atc.as_of()) }}
                 )
             )
     ),
 
-    -- as_of moved backwards: everyone, and nothing else is needed
+    identity_changes as (
+        select distinct
+            person_id,
+            'identity' as affected_by
+        from person_changes
+        where person_id is not null
+    ),
+
+    -- when everyone is affected, nothing else is needed
     reasons as (
         select * from everyone
         union all
@@ -126,13 +121,8 @@ person_map as (
         cross join run_window
         where not run_window.is_everyone
         union all
-        select staged_events.*
-        from staged_events
-        cross join run_window
-        where not run_window.is_everyone
-        union all
-        select events_now_counted.*
-        from events_now_counted
+        select event_changes.*
+        from event_changes
         cross join run_window
         where not run_window.is_everyone
     ),

@@ -15,11 +15,9 @@
 
 -- depends_on: {{ ref('int_persons_affected') }}
 
+-- int_events_stitched is named where it is read: a CTE read twice would be
+-- copied whole first
 with
-
-events as (
-    select * from {{ ref('int_events_stitched') }}
-),
 
 order_events as (
     select
@@ -33,7 +31,7 @@ order_events as (
             partition by person_id, coalesce(order_id, event_id)
             order by occurred_at asc, event_id asc
         ) as delivery_rank
-    from events
+    from {{ ref('int_events_stitched') }}
     where
         event_name = 'order_completed'
         and person_id is not null
@@ -58,7 +56,7 @@ refunds as (
     select
         person_id,
         round(sum(abs(coalesce(revenue, 0))), 2) as refunded_amount
-    from events
+    from {{ ref('int_events_stitched') }}
     where
         event_name = 'order_refunded'
         and person_id is not null
