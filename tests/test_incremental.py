@@ -40,6 +40,7 @@ PERSON_MODELS = [
     "int_persons_timezones",
     "int_persons_identifiers",
     "int_persons_orders",
+    "int_persons_event_activity",
     "int_persons_rfm",
 ]
 
@@ -251,6 +252,49 @@ def test_profiles_built_apart_from_identity_see_every_change_since_their_last_bu
         )
     }
     assert reasons == {"u-ada": "identity,staged_events", "u-carol": "identity,staged_events"}
+
+    # a build of the per-person models alone never hides a broken identity build
+    warehouse.dbt("build", "--select", "+stg_segment__events", dbt_vars={"atc__as_of": as_of_3})
+    warehouse.dbt("build", "--select", *PERSON_MODELS, dbt_vars={"atc__as_of": as_of_3, "atc__max_identifier_links": 2})
+    assert warehouse.query(
+        "select status, profiles_built from atc_incremental_builds order by build_number desc limit 1"
+    ) == [("incomplete", True)]
+    assert "ended incomplete" in full_refresh_reason(warehouse.path)
+
+
+def test_everyone_is_computed_again_after_identity_was_built_in_full(warehouse, tmp_path):
+    """A merge logged by one identity run, then an identity full refresh that
+    starts the changes log afresh: the profile build computes everyone, and
+    the person merged away keeps no row."""
+    identity = ["+int_events_stitched", "identity_merges", "identity_person_changes"]
+    links = {"atc__max_identifier_links": 2}
+    _load(
+        warehouse.path,
+        [
+            event(anonymous_id="a-ada", email="ada@example.com", type="identify"),
+            event(anonymous_id="a-bob", email="bob@example.com", type="identify"),
+        ],
+        "2026-10-19 23:00:00",
+    )
+    _build(warehouse, AS_OF_1)
+    assert warehouse.query("select count(*) from int_persons_identifiers") == [(2,)]
+    _load(
+        warehouse.path,
+        [event(user_id="u-ada", anonymous_id="a-ada"), event(user_id="u-ada", anonymous_id="a-bob")],
+        "2026-10-20 00:01:00",
+    )
+    warehouse.dbt("build", "--select", *identity, dbt_vars={"atc__as_of": AS_OF_2, **links})
+    warehouse.dbt("build", "--select", *identity, "--full-refresh", dbt_vars={"atc__as_of": AS_OF_2, **links})
+    assert warehouse.query("select change_type from identity_person_changes") == [("full_build",)]
+    warehouse.dbt("build", "--select", *PERSON_MODELS, dbt_vars={"atc__as_of": AS_OF_2, **links})
+
+    assert warehouse.query("select distinct affected_by from int_persons_affected") == [("everyone",)]
+    assert warehouse.query("select count(*) from int_persons_identifiers") == [(1,)]
+    full_warehouse = _copy_warehouse(warehouse, tmp_path / "full")
+    _build(full_warehouse, AS_OF_2, "--full-refresh")
+    comparisons = {c.model: c for c in compare_warehouses(warehouse.path, full_warehouse.path)}
+    for model in PERSON_MODELS[1:]:
+        assert comparisons[model].equal, comparisons[model]
 
 
 def test_a_build_that_did_not_finish_or_a_reloaded_raw_table_asks_for_a_full_refresh(warehouse):

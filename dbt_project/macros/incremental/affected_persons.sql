@@ -17,10 +17,14 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The pre-hook of the per-person incremental models. -#}
+{#- The pre-hook of the per-person incremental models: the affected persons'
+    rows go, and every row when everyone is affected (so persons no longer
+    in the person map, merged away before the changes log began, go too). -#}
 {% macro delete_affected_persons() -%}
+    {%- set affected = ref('int_persons_affected') -%}
     {{ journey_atc.delete_from_this_where(
-        'person_id in (select person_id from ' ~ ref('int_persons_affected') ~ ')'
+        'person_id in (select person_id from ' ~ affected ~ ')'
+        ~ " or exists (select 1 from " ~ affected ~ " where affected_by = 'everyone')"
     ) }}
 {%- endmacro %}
 

@@ -2,14 +2,18 @@
 
     Every dbt run or build that selects one of the incremental models records
     a row in atc_incremental_builds: 'started' when it begins, then 'complete'
-    when, for each of the two chains (staging and identity; the per-person
-    profile models), either none of its models was selected or every one ran
-    and succeeded, else 'incomplete'. A process that dies leaves 'started'.
-    profiles_built says the person chain ran whole and succeeded: the next
-    run's int_persons_affected looks for changes since that build's as_of. `atc build` and the Dagster runs read the last
-    row (journey_atc/incremental_state.py) and build with --full-refresh when
-    it is not 'complete': an incremental run only processes what changed since
-    the last complete one. DuckDB only: elsewhere the models are tables. -#}
+    when every model of the staging and identity chain ran and succeeded, or
+    'incomplete' when one failed, was skipped or was left out while others
+    of the chain ran. A build that selected none of that chain (the
+    per-person profile models only) keeps the previous row's status. A
+    process that dies leaves 'started'. `atc build` and the Dagster runs
+    read the last row (journey_atc/incremental_state.py) and build with
+    --full-refresh when it is not 'complete': staging and identity only
+    process what changed since the last complete one.
+    profiles_built says the per-person chain ran whole and succeeded: the
+    next int_persons_affected looks for changes since that build's as_of (a
+    failed per-person model only widens the next run's work). DuckDB only:
+    elsewhere the models are tables. -#}
 
 {% macro incremental_chain() -%}
     {{ return([
@@ -33,6 +37,7 @@
         'int_persons_timezones',
         'int_persons_identifiers',
         'int_persons_orders',
+        'int_persons_event_activity',
     ]) }}
 {%- endmacro %}
 
@@ -99,10 +104,22 @@
     {%- if journey_atc.build_log_applies() -%}
         {%- set staging_and_identity = journey_atc.chain_outcome(journey_atc.incremental_chain(), results) -%}
         {%- set persons = journey_atc.chain_outcome(journey_atc.person_chain(), results) -%}
-        {%- set complete = 'broken' not in [staging_and_identity, persons] -%}
-        update {{ journey_atc.build_log_relation() }}
+        {%- set log_relation = journey_atc.build_log_relation() -%}
+        update {{ log_relation }}
         set
-            status = '{{ "complete" if complete else "incomplete" }}',
+            status = {% if staging_and_identity == 'whole' -%}
+                'complete'
+            {%- elif staging_and_identity == 'broken' -%}
+                'incomplete'
+            {%- else -%}
+                coalesce((
+                    select earlier.status
+                    from {{ log_relation }} as earlier
+                    where earlier.invocation_id <> '{{ invocation_id }}'
+                    order by earlier.build_number desc
+                    limit 1
+                ), 'complete')
+            {%- endif %},
             profiles_built = {{ 'true' if persons == 'whole' else 'false' }}
         where invocation_id = '{{ invocation_id }}'
     {%- else -%}
@@ -110,11 +127,14 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The as_of of the last build in the log that ran the per-person models
-    whole, as text; none on a full refresh, at parse time, or when there is no
-    such build (then every person is affected: int_persons_affected). -#}
-{% macro previous_profiles_as_of() -%}
-    {%- if not execute or flags.FULL_REFRESH -%}
+{#- The last build in the log that ran the per-person models whole: its
+    as_of as text, and whether a later build shared or preceded that as_of
+    (then changes stamped with that very as_of may be new to the profiles,
+    and int_persons_affected counts them too). None on a full refresh, at
+    parse time, off DuckDB, or when there is no such build (then every
+    person is affected). -#}
+{% macro previous_profiles_build() -%}
+    {%- if not execute or flags.FULL_REFRESH or journey_atc.incremental_or_table() != 'incremental' -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set log_relation = journey_atc.build_log_relation() -%}
@@ -122,8 +142,16 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set found = run_query(
-        'select cast(as_of as ' ~ dbt.type_string() ~ ') from ' ~ log_relation
-        ~ ' where profiles_built order by build_number desc limit 1'
+        'select cast(built.as_of as ' ~ dbt.type_string() ~ '), exists ('
+        ~ ' select 1 from ' ~ log_relation ~ ' as later'
+        ~ ' where later.build_number > built.build_number'
+        ~ " and later.invocation_id <> '" ~ invocation_id ~ "'"
+        ~ ' and later.as_of <= built.as_of)'
+        ~ ' from ' ~ log_relation ~ ' as built'
+        ~ ' where built.profiles_built order by built.build_number desc limit 1'
     ) -%}
-    {{ return(found.columns[0].values()[0] if found.rows | length > 0 else none) }}
+    {%- if found.rows | length == 0 -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return({'as_of': found.rows[0][0], 'inclusive': found.rows[0][1]}) }}
 {%- endmacro %}

@@ -12,7 +12,12 @@
     Everyone is affected on a full refresh, when no such build is logged,
     when as_of moved backwards, when identity was built in full since, or
     when that build is older than identity_person_changes keeps. -#}
-{%- set previous_as_of = journey_atc.previous_profiles_as_of() -%}
+{%- set previous_build = journey_atc.previous_profiles_build() -%}
+{%- set person_changes_relation = load_relation(ref('identity_person_changes')) if execute else none -%}
+{#- before identity ever ran incrementally here, no change was logged -#}
+{%- if previous_build is not none and person_changes_relation is none -%}
+    {%- set previous_build = none -%}
+{%- endif -%}
 {%- set rfm_window = '-1 * ' ~ var('atc__rfm_window_days') %}
 
 -- depends_on: {{ ref('int_events_stitched') }}
@@ -24,7 +29,7 @@ person_map as (
     select * from {{ ref('identity_person_map') }}
 ),
 
-{% if previous_as_of is none %}
+{% if previous_build is none %}
 
     reasons as (
         select distinct
@@ -44,13 +49,15 @@ person_map as (
 
 {% else %}
 
-    {%- set since = "cast('" ~ previous_as_of ~ "' as " ~ dbt.type_timestamp() ~ ")" %}
+    {%- set since = "cast('" ~ previous_build['as_of'] ~ "' as " ~ dbt.type_timestamp() ~ ")" %}
+    {#- after a build that shared that as_of, its stamps may be new here -#}
+    {%- set after = '>=' if previous_build['inclusive'] else '>' %}
 
     -- changed after the previous build, or in this run (two runs may share an as_of)
     person_changes as (
         select * from {{ ref('identity_person_changes') }}
         where
-            changed_at > {{ since }}
+            changed_at {{ after }} {{ since }}
             or {{ journey_atc.changed_in_this_run('changed_at') }}
     ),
 
@@ -79,7 +86,7 @@ person_map as (
         select distinct
             person_id,
             case
-                when _staged_at > {{ since }} or {{ journey_atc.changed_in_this_run('_staged_at') }}
+                when _staged_at {{ after }} {{ since }} or {{ journey_atc.changed_in_this_run('_staged_at') }}
                     then 'staged_events'
                 else 'time'
             end as affected_by
@@ -88,7 +95,7 @@ person_map as (
             person_id is not null
             and (
                 -- staged after the previous build, or in this run (two runs may share an as_of)
-                _staged_at > {{ since }}
+                _staged_at {{ after }} {{ since }}
                 or {{ journey_atc.changed_in_this_run('_staged_at') }}
                 -- now counted: dated after the previous as_of, at most this one
                 or (

@@ -1,15 +1,16 @@
 -- One row per person: event activity (first and last seen, event count, an
 -- app seen), message opens and clicks, and when they last engaged at all.
 -- An app device is evidenced by an app_opened event or a screen call: only
--- the iOS and Android SDKs send those.
+-- the iOS and Android SDKs send those. The event totals come from
+-- int_persons_event_activity (incremental per person).
 with
 
 person_map as (
     select * from {{ ref('identity_person_map') }}
 ),
 
-events as (
-    select * from {{ ref('int_events_stitched') }}
+event_activity as (
+    select * from {{ ref('int_persons_event_activity') }}
 ),
 
 message_events as (
@@ -20,25 +21,6 @@ persons as (
     select distinct person_id
     from person_map
     where person_id is not null
-),
-
-event_activity as (
-    select
-        person_id,
-        min(occurred_at) as first_seen_at,
-        max(occurred_at) as last_seen_at,
-        count(*) as event_count,
-        max(
-            case
-                when event_type = 'screen' or event_name in ('app_opened', 'screen_viewed') then 1
-                else 0
-            end
-        ) as app_event_flag
-    from events
-    where
-        person_id is not null
-        and occurred_at <= {{ journey_atc.as_of() }}
-    group by person_id
 ),
 
 message_activity as (
