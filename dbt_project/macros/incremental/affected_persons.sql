@@ -37,3 +37,16 @@
 {% macro person_changes_kept_since() -%}
     {{ dbt.dateadd('day', -1 * var('atc__person_changes_retention_days'), journey_atc.as_of()) }}
 {%- endmacro %}
+
+{#- The configuration of a per-person incremental model, called at its top:
+    incremental (a table on Spark), appending the affected persons' new rows
+    after the pre-hook deleted their old ones. -#}
+{% macro per_person_model() -%}
+    {{ config(
+        materialized=journey_atc.incremental_or_table(),
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook=["{{ journey_atc.delete_affected_persons() }}"],
+    ) }}
+    -- depends_on: {{ ref('int_persons_affected') }}
+{%- endmacro %}

@@ -4,14 +4,7 @@
 -- activity and the days to as_of.
 -- Incremental per person (macros/incremental/affected_persons.sql): a run
 -- computes again only the persons of int_persons_affected.
-{{ config(
-    materialized=journey_atc.incremental_or_table(),
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook=["{{ journey_atc.delete_affected_persons() }}"],
-) }}
-
--- depends_on: {{ ref('int_persons_affected') }}
+{{ journey_atc.per_person_model() }}
 
 with
 

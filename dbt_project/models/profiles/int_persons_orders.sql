@@ -6,14 +6,7 @@
 -- Incremental per person (macros/incremental/affected_persons.sql): a run
 -- computes again only the persons of int_persons_affected, who include the
 -- persons whose orders left the RFM window since the previous build.
-{{ config(
-    materialized=journey_atc.incremental_or_table(),
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook=["{{ journey_atc.delete_affected_persons() }}"],
-) }}
-
--- depends_on: {{ ref('int_persons_affected') }}
+{{ journey_atc.per_person_model() }}
 
 -- int_events_stitched is named where it is read: a CTE read twice would be
 -- copied whole first
