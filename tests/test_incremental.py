@@ -260,6 +260,8 @@ def test_profiles_built_apart_from_identity_see_every_change_since_their_last_bu
         "select status, profiles_built from atc_incremental_builds order by build_number desc limit 1"
     ) == [("incomplete", True)]
     assert "ended incomplete" in full_refresh_reason(warehouse.path)
+    # the changes the previous profile build read are gone from the log
+    assert warehouse.query("select distinct cast(changed_at as varchar) from identity_person_changes") == [(as_of_3,)]
 
 
 def test_everyone_is_computed_again_after_identity_was_built_in_full(warehouse, tmp_path):

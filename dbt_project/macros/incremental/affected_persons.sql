@@ -33,6 +33,20 @@
     {{ journey_atc.delete_from_this_where('changed_at < ' ~ journey_atc.person_changes_kept_since()) }}
 {%- endmacro %}
 
+{#- int_persons_affected's post-hook: the changes older than the previous
+    build of the per-person models were read by that build or an earlier
+    one, and go (the log stays about two profile builds long). -#}
+{% macro delete_consumed_person_changes() -%}
+    {%- set previous_build = journey_atc.previous_profiles_build() -%}
+    {%- set person_changes = ref('identity_person_changes') -%}
+    {%- if previous_build is none or load_relation(person_changes) is none -%}
+        select 1 as nothing_to_delete
+    {%- else -%}
+        delete from {{ person_changes }}
+        where changed_at < cast('{{ previous_build["as_of"] }}' as {{ dbt.type_timestamp() }})
+    {%- endif -%}
+{%- endmacro %}
+
 {#- The oldest change identity_person_changes still holds. -#}
 {% macro person_changes_kept_since() -%}
     {{ dbt.dateadd('day', -1 * var('atc__person_changes_retention_days'), journey_atc.as_of()) }}

@@ -6,7 +6,8 @@
     A full build writes one row with no person and change_type 'full_build':
     every person may have changed. Rows older than
     var atc__person_changes_retention_days are deleted; a profile build older
-    than that computes everyone. -#}
+    than that computes everyone. int_persons_affected deletes the rows older
+    than the previous profile build, which read them. -#}
 {{ config(
     materialized=journey_atc.incremental_or_table(),
     incremental_strategy='append',

@@ -11,7 +11,10 @@
       RFM window in between.
     Everyone is affected on a full refresh, when no such build is logged,
     when as_of moved backwards, when identity was built in full since, or
-    when that build is older than identity_person_changes keeps. -#}
+    when that build is older than identity_person_changes keeps.
+    The post-hook deletes the changes older than the previous build of the
+    per-person models: they were read by it or an earlier one. -#}
+{{ config(post_hook=["{{ journey_atc.delete_consumed_person_changes() }}"]) }}
 {%- set previous_build = journey_atc.previous_profiles_build() -%}
 {%- set person_changes_relation = load_relation(ref('identity_person_changes')) if execute else none -%}
 {#- before identity ever ran incrementally here, no change was logged -#}
