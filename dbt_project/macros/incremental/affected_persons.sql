@@ -38,11 +38,10 @@
     one, and go (the log stays about two profile builds long). -#}
 {% macro delete_consumed_person_changes() -%}
     {%- set previous_build = journey_atc.previous_profiles_build() -%}
-    {%- set person_changes = ref('identity_person_changes') -%}
-    {%- if previous_build is none or load_relation(person_changes) is none -%}
+    {%- if previous_build is none -%}
         select 1 as nothing_to_delete
     {%- else -%}
-        delete from {{ person_changes }}
+        delete from {{ ref('identity_person_changes') }}
         where changed_at < cast('{{ previous_build["as_of"] }}' as {{ dbt.type_timestamp() }})
     {%- endif -%}
 {%- endmacro %}

@@ -131,8 +131,9 @@
     as_of as text, and whether a later build shared or preceded that as_of
     (then changes stamped with that very as_of may be new to the profiles,
     and int_persons_affected counts them too). None on a full refresh, at
-    parse time, off DuckDB, or when there is no such build (then every
-    person is affected). -#}
+    parse time, off DuckDB, when there is no such build, or when
+    identity_person_changes does not exist yet (then every person is
+    affected). -#}
 {% macro previous_profiles_build() -%}
     {%- if not execute or flags.FULL_REFRESH or journey_atc.incremental_or_table() != 'incremental' -%}
         {{ return(none) }}
@@ -150,7 +151,8 @@
         ~ ' from ' ~ log_relation ~ ' as built'
         ~ ' where built.profiles_built order by built.build_number desc limit 1'
     ) -%}
-    {%- if found.rows | length == 0 -%}
+    {#- before identity ever ran incrementally here, no change was logged -#}
+    {%- if found.rows | length == 0 or load_relation(ref('identity_person_changes')) is none -%}
         {{ return(none) }}
     {%- endif -%}
     {{ return({'as_of': found.rows[0][0], 'inclusive': found.rows[0][1]}) }}

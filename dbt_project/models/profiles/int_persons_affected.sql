@@ -16,11 +16,6 @@
     per-person models: they were read by it or an earlier one. -#}
 {{ config(post_hook=["{{ journey_atc.delete_consumed_person_changes() }}"]) }}
 {%- set previous_build = journey_atc.previous_profiles_build() -%}
-{%- set person_changes_relation = load_relation(ref('identity_person_changes')) if execute else none -%}
-{#- before identity ever ran incrementally here, no change was logged -#}
-{%- if previous_build is not none and person_changes_relation is none -%}
-    {%- set previous_build = none -%}
-{%- endif -%}
 {%- set rfm_window = '-1 * ' ~ var('atc__rfm_window_days') %}
 
 -- depends_on: {{ ref('int_events_stitched') }}
