@@ -20,8 +20,12 @@
     {{ return(adapter.dispatch('parse_json', 'journey_atc')(expr)) }}
 {%- endmacro %}
 
+{#- json_valid first: a try_cast to json costs several times a json_valid
+    check on DuckDB 1.4 (3 M documents: 1.5 s against 0.3 s), and the cast of
+    a valid text cannot fail. The result stays of type json: json_extract_string
+    on a varchar nulled by the case still parses the invalid text and fails. -#}
 {% macro default__parse_json(expr) -%}
-    try_cast(nullif(trim({{ expr }}), '') as json)
+    case when json_valid({{ expr }}) then cast({{ expr }} as json) end
 {%- endmacro %}
 
 {#- Spark keeps JSON as text and parses per get_json_object call. The text

@@ -35,28 +35,65 @@ source as (
 
 {% endif %}
 
+phone_lookups as (
+
+    {{ journey_atc.phone_lookups() }}
+
+),
+
 parsed as (
 
     select
-        nullif(trim(event_id), '') as message_event_id,
-        event_id as raw_event_id,
-        nullif(trim(message_id), '') as message_id,
-        channel as raw_channel,
-        lower(trim(channel)) as channel,
-        nullif(trim(journey_id), '') as journey_id,
-        event_type as raw_event_type,
-        lower(trim(event_type)) as event_type,
-        nullif(trim(user_id), '') as user_id,
-        {{ journey_atc.normalize_email('email') }} as email,
-        {{ journey_atc.normalize_phone_e164('phone', "'" ~ default_region ~ "'") }} as phone_e164,
-        {{ adapter.quote('timestamp') }} as raw_timestamp,
-        {{ journey_atc.parse_timestamp_utc(adapter.quote('timestamp')) }} as occurred_at,
-        properties as raw_properties,
-        {{ journey_atc.parse_json('properties') }} as properties_json,
-        _source_file,
-        _source_line,
-        _loaded_at
+        nullif(trim(source.event_id), '') as message_event_id,
+        source.event_id as raw_event_id,
+        nullif(trim(source.message_id), '') as message_id,
+        source.channel as raw_channel,
+        lower(trim(source.channel)) as channel,
+        nullif(trim(source.journey_id), '') as journey_id,
+        source.event_type as raw_event_type,
+        lower(trim(source.event_type)) as event_type,
+        nullif(trim(source.user_id), '') as user_id,
+        {{ journey_atc.normalize_email('source.email') }} as email,
+        source.phone as raw_phone,
+        {{ journey_atc.phone_cleaned('source.phone') }} as phone_cleaned,
+        {{ journey_atc.phone_country_facts('phone_lookups', "'" ~ default_region ~ "'") }} as phone_country,
+        source.{{ adapter.quote('timestamp') }} as raw_timestamp,
+        {{ journey_atc.parse_timestamp_utc('source.' ~ adapter.quote('timestamp')) }} as occurred_at,
+        source.properties as raw_properties,
+        {{ journey_atc.parse_json('source.properties') }} as properties_json,
+        source._source_file,
+        source._source_line,
+        source._loaded_at
     from source
+    cross join phone_lookups
+
+),
+
+phoned as (
+
+    select
+        parsed.message_event_id,
+        parsed.raw_event_id,
+        parsed.message_id,
+        parsed.raw_channel,
+        parsed.channel,
+        parsed.journey_id,
+        parsed.raw_event_type,
+        parsed.event_type,
+        parsed.user_id,
+        parsed.email,
+        parsed.raw_timestamp,
+        parsed.occurred_at,
+        parsed.raw_properties,
+        parsed.properties_json,
+        parsed._source_file,
+        parsed._source_line,
+        parsed._loaded_at,
+        {{ journey_atc.phone_e164(
+            'parsed.raw_phone', 'parsed.phone_cleaned', 'parsed.phone_country', 'phone_lookups'
+        ) }} as phone_e164
+    from parsed
+    cross join phone_lookups
 
 ),
 
@@ -81,7 +118,7 @@ checked as (
             when occurred_at is null then 'unparseable_timestamp'
             when {{ journey_atc.is_absurd_timestamp('occurred_at') }} then 'absurd_timestamp'
         end as check_reason_code
-    from parsed
+    from phoned
 
 ),
 

@@ -34,6 +34,12 @@ source as (
 
 {% endif %}
 
+phone_lookups as (
+
+    {{ journey_atc.phone_lookups() }}
+
+),
+
 parsed as (
 
     select
@@ -61,18 +67,48 @@ parsed as (
 
 ),
 
+phone_parts as (
+
+    select
+        parsed.*,
+        {{ journey_atc.phone_cleaned('parsed.raw_identifier') }} as phone_cleaned,
+        {{ journey_atc.phone_country_facts(
+            'phone_lookups', "coalesce(parsed.region, '" ~ default_region ~ "')"
+        ) }} as phone_country
+    from parsed
+    cross join phone_lookups
+
+),
+
 identified as (
 
     select
-        *,
-        case identifier_type
-            when 'email' then {{ journey_atc.normalize_email('raw_identifier') }}
-            when 'phone' then {{ journey_atc.normalize_phone_e164(
-                'raw_identifier', "coalesce(region, '" ~ default_region ~ "')"
+        phone_parts.consent_id,
+        phone_parts.raw_consent_id,
+        phone_parts.raw_identifier_type,
+        phone_parts.identifier_type,
+        phone_parts.raw_identifier,
+        phone_parts.raw_channel,
+        phone_parts.channel,
+        phone_parts.purpose,
+        phone_parts.raw_granted,
+        phone_parts.is_granted,
+        phone_parts.region,
+        phone_parts.raw_recorded_at,
+        phone_parts.recorded_at,
+        phone_parts.source,
+        phone_parts._source_file,
+        phone_parts._source_line,
+        phone_parts._loaded_at,
+        case phone_parts.identifier_type
+            when 'email' then {{ journey_atc.normalize_email('phone_parts.raw_identifier') }}
+            when 'phone' then {{ journey_atc.phone_e164(
+                'phone_parts.raw_identifier', 'phone_parts.phone_cleaned', 'phone_parts.phone_country', 'phone_lookups'
             ) }}
-            when 'user_id' then nullif(trim(raw_identifier), '')
+            when 'user_id' then nullif(trim(phone_parts.raw_identifier), '')
         end as identifier
-    from parsed
+    from phone_parts
+    cross join phone_lookups
 
 ),
 

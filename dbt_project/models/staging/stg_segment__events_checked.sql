@@ -49,6 +49,12 @@ source as (
 
 {% endif %}
 
+phone_lookups as (
+
+    {{ journey_atc.phone_lookups() }}
+
+),
+
 event_name_map as (
 
     select * from {{ ref('event_name_map') }}
@@ -162,12 +168,26 @@ named as (
             when located.event_type = 'identify' then 'identified'
             when located.event_type = 'alias' then 'aliased'
         end as event_name,
-        {{ journey_atc.normalize_phone_e164(
-            'located.phone_raw', "coalesce(located.country, '" ~ default_region ~ "')"
-        ) }} as phone_e164
+        {{ journey_atc.phone_cleaned('located.phone_raw') }} as phone_cleaned,
+        {{ journey_atc.phone_country_facts(
+            'phone_lookups', "coalesce(located.country, '" ~ default_region ~ "')"
+        ) }} as phone_country
     from located
+    cross join phone_lookups
     left join known_event_names
         on lower(located.raw_event_name) = known_event_names.event_key
+
+),
+
+phoned as (
+
+    select
+        named.*,
+        {{ journey_atc.phone_e164(
+            'named.phone_raw', 'named.phone_cleaned', 'named.phone_country', 'phone_lookups'
+        ) }} as phone_e164
+    from named
+    cross join phone_lookups
 
 ),
 
@@ -244,7 +264,7 @@ checked as (
             when {{ journey_atc.is_absurd_timestamp('occurred_at') }} then 'absurd_timestamp'
             when event_type = 'track' and event_name is null then 'unknown_event'
         end as check_reason_code
-    from named
+    from phoned
 
 ),
 

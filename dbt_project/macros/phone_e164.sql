@@ -3,26 +3,34 @@
     Formatting (spaces, dots, dashes, slashes, parentheses, a "(0)" trunk
     hint) is stripped. A leading '+' or '00' marks an international number;
     anything else is national: its trunk prefix is dropped and the calling
-    code of country_expr (ISO alpha-2) is put in front. Calling codes, trunk
+    code of the country (ISO alpha-2) is put in front. Calling codes, trunk
     prefixes and plausible national lengths come from the seed
-    country_calling_codes, read once per query as a lookup map (an
-    uncorrelated scalar subquery). International numbers whose calling code is
-    in the seed must have a plausible national length too. -#}
-{% macro normalize_phone_e164(expr, country_expr) -%}
-    {{ return(adapter.dispatch('normalize_phone_e164', 'journey_atc')(expr, country_expr)) }}
+    country_calling_codes. International numbers whose calling code is in the
+    seed must have a plausible national length too.
+
+    Two steps, so the long expression reads columns instead of computing the
+    cleaned text and the lookups again for every mention:
+
+        phone_lookups as ({{ journey_atc.phone_lookups() }}),
+        ...
+        select
+            {{ journey_atc.phone_cleaned('phone_raw') }} as phone_cleaned,
+            {{ journey_atc.phone_country_facts('phone_lookups', 'country') }} as phone_country
+        from ... cross join phone_lookups
+        ...
+        select
+            {{ journey_atc.phone_e164('phone_raw', 'phone_cleaned', 'phone_country', 'phone_lookups') }}
+        from ... cross join phone_lookups
+
+    phone_lookups is one row: by_country (ISO alpha-2 -> calling code, trunk
+    prefix, national lengths) and by_code (calling code -> national lengths). -#}
+{% macro phone_lookups() -%}
+    {{ return(adapter.dispatch('phone_lookups', 'journey_atc')()) }}
 {%- endmacro %}
 
-{% macro default__normalize_phone_e164(expr, country_expr) -%}
-    {{ return(journey_atc.duckdb__normalize_phone_e164(expr, country_expr)) }}
-{%- endmacro %}
-
-{#- DuckDB: the cleaned text, the country's facts and the calling-code map are
-    computed once per row and handed to a one-element list_transform, so the
-    long expression below does not re-run the regular expression and lookups
-    for every mention. -#}
-{% macro duckdb__normalize_phone_e164(expr, country_expr) -%}
+{% macro default__phone_lookups() -%}
     {%- set codes = ref('country_calling_codes') -%}
-    {%- set by_country -%}
+    select
         (
             select
                 map_from_entries(list(row(
@@ -35,9 +43,7 @@
                     }
                 )))
             from {{ codes }}
-        )
-    {%- endset -%}
-    {%- set by_code -%}
+        ) as by_country,
         (
             select
                 map_from_entries(list(row(
@@ -52,24 +58,12 @@
                 from {{ codes }}
                 group by 1
             ) as calling_code_ranges
-        )
-    {%- endset -%}
-    case
-        when nullif(trim({{ expr }}), '') is not null
-            then list_transform(
-                [{
-                    'cleaned': {{ journey_atc._phone_cleaned(expr) }},
-                    'country': {{ by_country }}[upper(trim({{ country_expr }}))],
-                    'codes': {{ by_code }}
-                }],
-                e164_parts -> {{ journey_atc._phone_e164_expression('e164_parts.cleaned', 'e164_parts.country', 'e164_parts.codes') }}
-            )[1]
-    end
+        ) as by_code
 {%- endmacro %}
 
-{% macro spark__normalize_phone_e164(expr, country_expr) -%}
+{% macro spark__phone_lookups() -%}
     {%- set codes = ref('country_calling_codes') -%}
-    {%- set by_country -%}
+    select
         (
             select
                 map_from_entries(collect_list(struct(
@@ -82,9 +76,7 @@
                     )
                 )))
             from {{ codes }}
-        )
-    {%- endset -%}
-    {%- set by_code -%}
+        ) as by_country,
         (
             select
                 map_from_entries(collect_list(struct(
@@ -99,15 +91,25 @@
                 from {{ codes }}
                 group by 1
             ) as calling_code_ranges
-        )
-    {%- endset -%}
-    {{ journey_atc._phone_e164_expression(
-        journey_atc._phone_cleaned(expr), by_country ~ '[upper(trim(' ~ country_expr ~ '))]', by_code
-    ) }}
+        ) as by_code
+{%- endmacro %}
+
+{#- The country's facts from phone_lookups (a struct), null when unknown. -#}
+{% macro phone_country_facts(lookups, country_expr) -%}
+    {{ lookups }}.by_country[upper(trim({{ country_expr }}))]
+{%- endmacro %}
+
+{#- The E.164 number of expr, from its phone_cleaned() text and its
+    phone_country_facts() (columns of an earlier step). -#}
+{% macro phone_e164(expr, cleaned, country, lookups) -%}
+    case
+        when nullif(trim({{ expr }}), '') is not null
+            then {{ journey_atc._phone_e164_expression(cleaned, country, lookups ~ '.by_code') }}
+    end
 {%- endmacro %}
 
 {#- Digits with an optional leading '+': formatting and a "(0)" hint removed. -#}
-{% macro _phone_cleaned(expr) -%}
+{% macro phone_cleaned(expr) -%}
     {{ journey_atc.regexp_replace_all("replace(trim(" ~ expr ~ "), '(0)', '')", "[ ./()-]", "") }}
 {%- endmacro %}
 
