@@ -5,14 +5,17 @@
     stitched and replace their rows on event_id; then the post-hook gives the
     older events of every combination holding a touched identifier their new
     person, in place: only the two person columns change, so no wide event
-    row is read or written again. -#}
+    row is read or written again.
+    The wide events probe the combinations' hash table, not the other way
+    round (keep_join_sides()). -#}
 {%- set stitch_keys = journey_atc.stitch_keys() -%}
 {{ config(
     materialized=journey_atc.incremental_or_table(),
     incremental_strategy='delete+insert',
     unique_key='event_id',
     on_schema_change='fail',
-    post_hook=["{{ journey_atc.restitch_events() }}"],
+    pre_hook=["{{ journey_atc.keep_join_sides() }}"],
+    post_hook=["{{ journey_atc.restore_join_sides() }}", "{{ journey_atc.restitch_events() }}"],
 ) }}
 
 -- depends_on: {{ ref('int_identity__set_persons') }}
