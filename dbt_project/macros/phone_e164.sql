@@ -15,7 +15,7 @@
         ...
         select
             {{ journey_atc.phone_cleaned('phone_raw') }} as phone_cleaned,
-            {{ journey_atc.phone_country_facts('phone_lookups', 'country') }} as phone_country
+            {{ journey_atc.phone_country_facts('phone_lookups', 'country', 'phone_raw') }} as phone_country
         from ... cross join phone_lookups
         ...
         select
@@ -94,9 +94,13 @@
         ) as by_code
 {%- endmacro %}
 
-{#- The country's facts from phone_lookups (a struct), null when unknown. -#}
-{% macro phone_country_facts(lookups, country_expr) -%}
-    {{ lookups }}.by_country[upper(trim({{ country_expr }}))]
+{#- The country's facts from phone_lookups (a struct), null when unknown or
+    when expr holds no phone number (a map lookup per row costs). -#}
+{% macro phone_country_facts(lookups, country_expr, expr) -%}
+    case
+        when nullif(trim({{ expr }}), '') is not null
+            then {{ lookups }}.by_country[upper(trim({{ country_expr }}))]
+    end
 {%- endmacro %}
 
 {#- The E.164 number of expr, from its phone_cleaned() text and its

@@ -9,13 +9,17 @@
     6.4 GiB, against 137 s and 5.9 GiB with the combinations hashed.
 
     keep_join_sides() is a pre-hook: it turns that one rule of DuckDB's
-    optimizer (build_side_probe_side) off for the model's connection;
-    restore_join_sides(), the post-hook, turns it back on. Use it only where
-    the query's right sides are known to be the small ones: turned off for
-    a whole build, it slowed other models down. A model that fails before
-    its post-hook leaves the rule off on that connection for the rest of the
-    run: later plans may differ, their results do not. Other engines: no
-    statement. -#}
+    optimizer (build_side_probe_side) off, and restore_join_sides(), the
+    post-hook, turns it back on. DuckDB knows this setting only for the whole
+    database, not per connection: while the model runs, a model the other
+    dbt thread runs beside it plans without the rule too (the measured full
+    build includes that). Every join of the model's query keeps its written
+    sides, so use it only where each right side is the smaller one: turned
+    off for a whole build, the rule's absence slowed other models down.
+    on-run-end calls restore_join_sides() as well, so a model that failed
+    before its post-hook does not leave the rule off. Restoring means DuckDB's
+    default: a disabled_optimizers list set in profiles.yml would be lost.
+    Other engines: no statement. -#}
 {% macro keep_join_sides() -%}
     {{ return(adapter.dispatch('keep_join_sides', 'journey_atc')()) }}
 {%- endmacro %}

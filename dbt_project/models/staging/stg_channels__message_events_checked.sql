@@ -56,7 +56,9 @@ parsed as (
         {{ journey_atc.normalize_email('source.email') }} as email,
         source.phone as raw_phone,
         {{ journey_atc.phone_cleaned('source.phone') }} as phone_cleaned,
-        {{ journey_atc.phone_country_facts('phone_lookups', "'" ~ default_region ~ "'") }} as phone_country,
+        {{ journey_atc.phone_country_facts(
+            'phone_lookups', "'" ~ default_region ~ "'", 'source.phone'
+        ) }} as phone_country,
         source.{{ adapter.quote('timestamp') }} as raw_timestamp,
         {{ journey_atc.parse_timestamp_utc('source.' ~ adapter.quote('timestamp')) }} as occurred_at,
         source.properties as raw_properties,

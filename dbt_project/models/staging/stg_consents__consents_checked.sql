@@ -71,9 +71,12 @@ phone_parts as (
 
     select
         parsed.*,
-        {{ journey_atc.phone_cleaned('parsed.raw_identifier') }} as phone_cleaned,
+        case
+            when parsed.identifier_type = 'phone' then {{ journey_atc.phone_cleaned('parsed.raw_identifier') }}
+        end as phone_cleaned,
         {{ journey_atc.phone_country_facts(
-            'phone_lookups', "coalesce(parsed.region, '" ~ default_region ~ "')"
+            'phone_lookups', "coalesce(parsed.region, '" ~ default_region ~ "')",
+            "case when parsed.identifier_type = 'phone' then parsed.raw_identifier end"
         ) }} as phone_country
     from parsed
     cross join phone_lookups

@@ -170,7 +170,7 @@ named as (
         end as event_name,
         {{ journey_atc.phone_cleaned('located.phone_raw') }} as phone_cleaned,
         {{ journey_atc.phone_country_facts(
-            'phone_lookups', "coalesce(located.country, '" ~ default_region ~ "')"
+            'phone_lookups', "coalesce(located.country, '" ~ default_region ~ "')", 'located.phone_raw'
         ) }} as phone_country
     from located
     cross join phone_lookups
