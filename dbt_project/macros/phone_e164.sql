@@ -23,75 +23,51 @@
         from ... cross join phone_lookups
 
     phone_lookups is one row: by_country (ISO alpha-2 -> calling code, trunk
-    prefix, national lengths) and by_code (calling code -> national lengths). -#}
+    prefix, national lengths) and by_code (calling code -> national lengths),
+    built with the project's cross-engine struct (queue_struct) and map_agg. -#}
 {% macro phone_lookups() -%}
-    {{ return(adapter.dispatch('phone_lookups', 'journey_atc')()) }}
-{%- endmacro %}
-
-{% macro default__phone_lookups() -%}
     {%- set codes = ref('country_calling_codes') -%}
+    {%- set text = dbt.type_string() -%}
+    {%- set int = dbt.type_int() -%}
     select
         (
             select
-                map_from_entries(list(row(
-                    upper(trim(country)),
-                    {
-                        'calling_code': cast(calling_code as varchar),
-                        'trunk_prefix': coalesce(cast(trunk_prefix as varchar), ''),
-                        'min_digits': cast(min_national_digits as integer),
-                        'max_digits': cast(max_national_digits as integer)
-                    }
-                )))
+                {{ journey_atc.map_agg('upper(trim(country))', journey_atc.queue_struct({
+                    'calling_code': 'cast(calling_code as ' ~ text ~ ')',
+                    'trunk_prefix': "coalesce(cast(trunk_prefix as " ~ text ~ "), '')",
+                    'min_digits': 'cast(min_national_digits as ' ~ int ~ ')',
+                    'max_digits': 'cast(max_national_digits as ' ~ int ~ ')',
+                })) }}
             from {{ codes }}
         ) as by_country,
         (
             select
-                map_from_entries(list(row(
-                    calling_code,
-                    {'min_digits': min_digits, 'max_digits': max_digits}
-                )))
+                {{ journey_atc.map_agg('calling_code', journey_atc.queue_struct({
+                    'min_digits': 'min_digits',
+                    'max_digits': 'max_digits',
+                })) }}
             from (
                 select
-                    cast(calling_code as varchar) as calling_code,
-                    min(cast(min_national_digits as integer)) as min_digits,
-                    max(cast(max_national_digits as integer)) as max_digits
+                    cast(calling_code as {{ text }}) as calling_code,
+                    min(cast(min_national_digits as {{ int }})) as min_digits,
+                    max(cast(max_national_digits as {{ int }})) as max_digits
                 from {{ codes }}
                 group by 1
             ) as calling_code_ranges
         ) as by_code
 {%- endmacro %}
 
-{% macro spark__phone_lookups() -%}
-    {%- set codes = ref('country_calling_codes') -%}
-    select
-        (
-            select
-                map_from_entries(collect_list(struct(
-                    upper(trim(country)),
-                    named_struct(
-                        'calling_code', cast(calling_code as string),
-                        'trunk_prefix', coalesce(cast(trunk_prefix as string), ''),
-                        'min_digits', cast(min_national_digits as int),
-                        'max_digits', cast(max_national_digits as int)
-                    )
-                )))
-            from {{ codes }}
-        ) as by_country,
-        (
-            select
-                map_from_entries(collect_list(struct(
-                    calling_code,
-                    named_struct('min_digits', min_digits, 'max_digits', max_digits)
-                )))
-            from (
-                select
-                    cast(calling_code as string) as calling_code,
-                    min(cast(min_national_digits as int)) as min_digits,
-                    max(cast(max_national_digits as int)) as max_digits
-                from {{ codes }}
-                group by 1
-            ) as calling_code_ranges
-        ) as by_code
+{#- Aggregate: a map from key_expr to value_expr over the rows. -#}
+{% macro map_agg(key_expr, value_expr) -%}
+    {{ return(adapter.dispatch('map_agg', 'journey_atc')(key_expr, value_expr)) }}
+{%- endmacro %}
+
+{% macro default__map_agg(key_expr, value_expr) -%}
+    map_from_entries(list(row({{ key_expr }}, {{ value_expr }})))
+{%- endmacro %}
+
+{% macro spark__map_agg(key_expr, value_expr) -%}
+    map_from_entries(collect_list(struct({{ key_expr }}, {{ value_expr }})))
 {%- endmacro %}
 
 {#- The country's facts from phone_lookups (a struct), null when unknown or
