@@ -46,9 +46,7 @@ day_offsets as (
 ),
 
 open_options as (
-    select
-        *,
-        {{ dbt.date_trunc('day', journey_atc.guardrails_to_local(as_of, 'timezone')) }} as local_midnight_at_as_of
+    select *
     from options
     where lock_reason is null
 ),
@@ -60,19 +58,49 @@ candidates_as_of as (
     from open_options
 ),
 
-candidates_window_openings as (
+-- Time zone conversions are costly per row and many options share a zone,
+-- so each is done once per zone and send window (or zone and moment below)
+-- and joined back. An option without a zone or window gets no opening: its
+-- conversion would be null, and a null moment is never a candidate.
+zone_windows as (
+    select distinct
+        timezone,
+        window_start_minute
+    from open_options
+    where
+        timezone is not null
+        and window_start_minute is not null
+),
+
+zone_window_openings as (
     select
-        open_options.option_id,
+        zone_windows.timezone,
+        zone_windows.window_start_minute,
         {{ journey_atc.guardrails_from_local(
             dbt.dateadd(
                 'minute',
-                'open_options.window_start_minute',
-                dbt.dateadd('day', 'day_offsets.day_offset', 'open_options.local_midnight_at_as_of')
+                'zone_windows.window_start_minute',
+                dbt.dateadd(
+                    'day',
+                    'day_offsets.day_offset',
+                    dbt.date_trunc('day', journey_atc.guardrails_to_local(as_of, 'zone_windows.timezone'))
+                )
             ),
-            'open_options.timezone'
+            'zone_windows.timezone'
         ) }} as candidate_at
-    from open_options
+    from zone_windows
     cross join day_offsets
+),
+
+candidates_window_openings as (
+    select
+        open_options.option_id,
+        zone_window_openings.candidate_at
+    from open_options
+    inner join zone_window_openings
+        on
+            open_options.timezone = zone_window_openings.timezone
+            and open_options.window_start_minute = zone_window_openings.window_start_minute
 ),
 
 ledger_exits as (
@@ -202,6 +230,23 @@ candidate_counts as (
     group by candidate_options.option_id, candidate_options.candidate_at
 ),
 
+-- each zone's wall-clock time of each candidate moment, converted once
+zone_moments as (
+    select distinct
+        timezone,
+        candidate_at
+    from candidate_options
+    where timezone is not null
+),
+
+zone_moments_local as (
+    select
+        timezone,
+        candidate_at,
+        {{ journey_atc.guardrails_to_local('candidate_at', 'timezone') }} as candidate_local_at
+    from zone_moments
+),
+
 candidate_local as (
     select
         candidate_options.*,
@@ -213,13 +258,16 @@ candidate_local as (
         candidate_counts.channel_week_count,
         candidate_counts.cooldown_count,
         candidate_counts.overlap_count,
-        {{ journey_atc.guardrails_to_local('candidate_options.candidate_at', 'candidate_options.timezone') }}
-            as candidate_local_at
+        zone_moments_local.candidate_local_at
     from candidate_options
     inner join candidate_counts
         on
             candidate_options.option_id = candidate_counts.option_id
             and candidate_options.candidate_at = candidate_counts.candidate_at
+    left join zone_moments_local
+        on
+            candidate_options.timezone = zone_moments_local.timezone
+            and candidate_options.candidate_at = zone_moments_local.candidate_at
 ),
 
 candidate_rules as (
