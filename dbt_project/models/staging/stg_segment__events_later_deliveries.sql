@@ -9,12 +9,16 @@
     (_source_file, _source_line), which the loader keeps unique.
     Incremental (docs/incremental.md): a run ranks again only the message ids
     of rows staged in this run and replaces their rows. A message id's passing
-    deliveries only ever grow, so each of them still has a row to replace. -#}
+    deliveries only ever grow, so each of them still has a row to replace.
+    Their deliveries are looked up with passing_deliveries_of(), which reads
+    wide rows of earlier runs only for ids delivered before. -#}
 {{ config(
     materialized=journey_atc.incremental_or_table(),
     incremental_strategy='delete+insert',
     unique_key='event_id',
     on_schema_change='fail',
+    pre_hook=["{{ journey_atc.keep_join_sides() }}"],
+    post_hook=["{{ journey_atc.restore_join_sides() }}"],
 ) }}
 
 with
@@ -25,26 +29,43 @@ checked_events as (
 
 ),
 
-passed_checks as (
+{% if is_incremental() %}
 
-    select
-        event_id,
-        raw_message_id,
-        received_at,
-        _source_file,
-        _source_line
+-- message ids of every row staged in this run, passing or not (a delivery
+-- that now fails may have been the kept one)
+ids_staged_now as (
+
+    select distinct event_id
     from checked_events
-    where
-        reason_code is null
-    {%- if is_incremental() %}
-        and event_id in (
-            select staged_now.event_id
-            from {{ ref('stg_segment__events_checked') }} as staged_now
-            where {{ journey_atc.changed_in_this_run('staged_now._staged_at') }}
-        )
-        {%- endif %}
+    where {{ journey_atc.changed_in_this_run('_staged_at') }}
 
 ),
+
+passed_checks as (
+
+    select *
+    from {{ journey_atc.passing_deliveries_of('ids_staged_now', [
+        'event_id', 'raw_message_id', 'received_at', '_source_file', '_source_line',
+    ]) }} as deliveries
+
+),
+
+{% else %}
+
+    passed_checks as (
+
+        select
+            event_id,
+            raw_message_id,
+            received_at,
+            _source_file,
+            _source_line
+        from checked_events
+        where reason_code is null
+
+    ),
+
+{% endif %}
 
 repeated_ids as (
 
