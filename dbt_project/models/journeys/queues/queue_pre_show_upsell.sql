@@ -15,8 +15,19 @@ with
 
 -- The events table is imported once per use, each import read by one CTE:
 -- an engine that materialises a CTE read twice never copies all events.
+-- The two imports of orders name their columns: written alike, DuckDB read
+-- every column of every order for them (11 s of CPU at 1,000,000 people).
 ticket_source as (
-    select * from {{ ref('int_events_stitched') }}
+    select
+        person_id,
+        event_id,
+        order_id,
+        show_id,
+        ticket_type,
+        quantity,
+        occurred_at,
+        properties
+    from {{ ref('int_events_stitched') }}
     where event_name = 'order_completed'
 ),
 
@@ -26,7 +37,14 @@ refund_events as (
 ),
 
 add_on_source as (
-    select * from {{ ref('int_events_stitched') }}
+    select
+        person_id,
+        show_id,
+        product_id,
+        category,
+        occurred_at,
+        properties
+    from {{ ref('int_events_stitched') }}
     where event_name = 'order_completed'
 ),
 
