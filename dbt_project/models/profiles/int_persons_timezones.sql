@@ -36,31 +36,49 @@ persons as (
         and {{ journey_atc.persons_in_scope() }}
 ),
 
-events_in_scope as (
+-- one pass over the events, grouped by the raw values (a person has a few
+-- combinations): trimming, case folding and the zone lookup then run once
+-- per distinct value, not once per event, and each attribute's counts and
+-- latest sightings are summed up from these groups
+raw_values as (
     select
         person_id,
-        event_id,
-        occurred_at,
-        trim(timezone) as timezone,
-        nullif(replace(trim(locale), '_', '-'), '') as locale,  -- noqa: RF04
-        upper(nullif(trim(country), '')) as country
+        timezone as raw_timezone,
+        locale as raw_locale,
+        country as raw_country,
+        count(*) as event_count,
+        max(occurred_at) as last_seen_at,
+        max(event_id) as last_event_id
     from events
     where
         person_id is not null
         and occurred_at <= {{ journey_atc.as_of() }}
         and {{ journey_atc.persons_in_scope() }}
+    group by person_id, timezone, locale, country
+),
+
+values_cleaned as (
+    select
+        person_id,
+        trim(raw_timezone) as timezone,
+        nullif(replace(trim(raw_locale), '_', '-'), '') as locale,  -- noqa: RF04
+        upper(nullif(trim(raw_country), '')) as country,
+        event_count,
+        last_seen_at,
+        last_event_id
+    from raw_values
 ),
 
 timezone_votes as (
     select
-        events_in_scope.person_id,
+        values_cleaned.person_id,
         iana_timezones.timezone,
-        count(*) as event_count,
-        max(events_in_scope.occurred_at) as last_seen_at
-    from events_in_scope
+        sum(values_cleaned.event_count) as event_count,
+        max(values_cleaned.last_seen_at) as last_seen_at
+    from values_cleaned
     inner join iana_timezones
-        on lower(events_in_scope.timezone) = lower(iana_timezones.timezone)
-    group by events_in_scope.person_id, iana_timezones.timezone
+        on lower(values_cleaned.timezone) = lower(iana_timezones.timezone)
+    group by values_cleaned.person_id, iana_timezones.timezone
 ),
 
 timezones_ranked as (
@@ -86,9 +104,9 @@ countries_seen as (
     select
         person_id,
         country,
-        max(occurred_at) as last_seen_at,
-        max(event_id) as last_event_id
-    from events_in_scope
+        max(last_seen_at) as last_seen_at,
+        max(last_event_id) as last_event_id
+    from values_cleaned
     where country is not null
     group by person_id, country
 ),
@@ -116,9 +134,9 @@ locales_seen as (
     select
         person_id,
         locale,
-        max(occurred_at) as last_seen_at,
-        max(event_id) as last_event_id
-    from events_in_scope
+        max(last_seen_at) as last_seen_at,
+        max(last_event_id) as last_event_id
+    from values_cleaned
     where locale is not null
     group by person_id, locale
 ),
