@@ -9,7 +9,8 @@
     newest blocks, which the _staged_at filter alone reaches; the earlier
     deliveries of the same ids are found with a scan of event_id alone, and
     their wide rows are read only when there are some. Use with
-    keep_join_sides(), so the few ids are the hashed side of that scan. -#}
+    keep_join_sides(), so the few ids are the hashed side of that scan. A
+    row without _staged_at (none is written so) counts as an earlier one. -#}
 {% macro passing_deliveries_of(ids, columns) -%}
     {%- set checked = ref('stg_segment__events_checked') -%}
     (
@@ -20,7 +21,7 @@
             from {{ checked }} as checked_before
             where
                 checked_before.reason_code is null
-                and not ({{ journey_atc.changed_in_this_run('checked_before._staged_at') }})
+                and not coalesce({{ journey_atc.changed_in_this_run('checked_before._staged_at') }}, false)
                 and checked_before.event_id in (select {{ ids }}.event_id from {{ ids }})
         )
 
@@ -45,7 +46,7 @@
             on checked_before.event_id = ids_delivered_before.event_id
         where
             checked_before.reason_code is null
-            and not ({{ journey_atc.changed_in_this_run('checked_before._staged_at') }})
+            and not coalesce({{ journey_atc.changed_in_this_run('checked_before._staged_at') }}, false)
             and exists (select 1 from ids_delivered_before)
     )
 {%- endmacro %}

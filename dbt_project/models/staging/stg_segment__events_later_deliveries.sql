@@ -17,7 +17,7 @@
     incremental_strategy='delete+insert',
     unique_key='event_id',
     on_schema_change='fail',
-    pre_hook=["{{ journey_atc.keep_join_sides() }}"],
+    pre_hook=["{% if is_incremental() %}{{ journey_atc.keep_join_sides() }}{% endif %}"],
     post_hook=["{{ journey_atc.restore_join_sides() }}"],
 ) }}
 
