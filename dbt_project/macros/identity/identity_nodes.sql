@@ -45,7 +45,11 @@
     `combinations` (its five stitch_keys() columns): the first identifier
     found in identity_person_map, tried in stitch_keys() order. Over-linked
     identifiers are absent from the person map, so the first one found is
-    the first that is not over-linked. -#}
+    the first that is not over-linked. Each lookup reads the map's nodes of
+    one type by their stored identifier_type and identifier_value, so it
+    hashes only the nodes of that type and builds no node text per combination (a
+    node is never made of an empty value, so an empty one finds no person,
+    as before). -#}
 {% macro persons_of_combinations(combinations) -%}
     {%- set person_map = ref('identity_person_map') -%}
     {%- set lookups = [] -%}
@@ -68,7 +72,13 @@
         end as stitched_via
     from {{ combinations }}
     {%- for alias, identifier_type, column in lookups %}
-        left join {{ person_map }} as {{ alias }}
-            on {{ journey_atc.identity_node(identifier_type, combinations ~ '.' ~ column) }} = {{ alias }}.node
+        left join (
+            select
+                identifier_value,
+                person_id
+            from {{ person_map }}
+            where identifier_type = '{{ identifier_type }}'
+        ) as {{ alias }}
+            on {{ combinations }}.{{ column }} = {{ alias }}.identifier_value
     {%- endfor %}
 {%- endmacro %}
