@@ -72,37 +72,25 @@ new_versions as (
 ),
 
 -- the version the previous run counted: the event as int_events_stitched
--- still holds it (this model runs before that one is rebuilt); the same
--- narrow scan first, the wide rows only for the events it finds
-{%- set previous_events_relation = journey_atc.relation_or_empty(previous_events, [
-    ('event_id', dbt.type_string()),
-    ('user_id', dbt.type_string()),
-    ('anonymous_id', dbt.type_string()),
-    ('previous_id', dbt.type_string()),
-    ('device_id', dbt.type_string()),
-    ('email', dbt.type_string()),
-    ('phone_e164', dbt.type_string()),
-    ('event_type', dbt.type_string()),
-    ('occurred_at', dbt.type_timestamp()),
-]) %}
-ids_counted_before as (
-    select distinct previous_events.event_id
-    from ({{ previous_events_relation }}) as previous_events
-    inner join changed_ids
-        on previous_events.event_id = changed_ids.event_id
-),
-
+-- still holds it (this model runs before that one is rebuilt), looked up
+-- with the same narrow scan first
 old_versions as (
-    select
-        previous_events.event_id,
-        {% for column in set_columns -%}
-            previous_events.{{ column }},
-        {% endfor -%}
-        previous_events.occurred_at
-    from ({{ previous_events_relation }}) as previous_events
-    inner join ids_counted_before
-        on previous_events.event_id = ids_counted_before.event_id
-    where exists (select 1 from ids_counted_before)
+    select *
+    from {{ journey_atc.rows_of_event_ids(
+        '(' ~ journey_atc.relation_or_empty(previous_events, [
+            ('event_id', dbt.type_string()),
+            ('user_id', dbt.type_string()),
+            ('anonymous_id', dbt.type_string()),
+            ('previous_id', dbt.type_string()),
+            ('device_id', dbt.type_string()),
+            ('email', dbt.type_string()),
+            ('phone_e164', dbt.type_string()),
+            ('event_type', dbt.type_string()),
+            ('occurred_at', dbt.type_timestamp()),
+        ]) ~ ')',
+        'changed_ids',
+        ['event_id'] + set_columns + ['occurred_at'],
+    ) }} as previous_versions
 ),
 
 -- an event counts again only when what it contributes changed
