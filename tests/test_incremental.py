@@ -62,7 +62,7 @@ def test_an_incremental_run_equals_a_full_refresh_on_generated_data(tmp_path):
         assert held <= result.staged_by_incremental[table] < 2 * held + 50, table
 
 
-def _build(warehouse, as_of: str, *extra: str):
+def _build(warehouse, as_of: str, *extra: str, check: bool = True):
     return warehouse.dbt(
         "build",
         "--select",
@@ -72,6 +72,7 @@ def _build(warehouse, as_of: str, *extra: str):
         *(f"+{model}" for model in PERSON_MODELS),
         *extra,
         dbt_vars={"atc__as_of": as_of, "atc__max_identifier_links": 2},
+        check=check,
     )
 
 
@@ -458,3 +459,62 @@ def test_repeated_ids_and_future_times_across_runs_match_a_full_refresh(warehous
     assert warehouse.query(
         "select count(*) from stg_channels__message_events_checked where _staged_at = ?", [AS_OF_2]
     ) == [(6,)]
+
+
+def _compiled_test(warehouse, name_start: str) -> str:
+    found = sorted((warehouse.root / "target" / "run").rglob(f"{name_start}*.sql"))
+    assert len(found) == 1, found
+    return found[0].read_text()
+
+
+def test_tests_on_incremental_runs_check_the_rows_staged_since_the_last_checked_build(warehouse):
+    """The unique and not_null tests of the event tables read, on an incremental
+    build, only the rows staged after the last build whose such tests all passed;
+    a failure is found again by every build until it is mended."""
+    _load(warehouse.path, [event(user_id=f"u{i}", anonymous_id=f"a{i}") for i in range(3)], "2026-10-19 23:00:00")
+    _build(warehouse, AS_OF_1)
+    assert "_staged_at >=" not in _compiled_test(warehouse, "unique_int_events_stitched_event_id")
+    assert warehouse.query("select new_rows_checked from atc_incremental_builds") == [(True,)]
+
+    _load(warehouse.path, [event(user_id="u9", anonymous_id="a9")], "2026-10-20 00:01:00")
+    _build(warehouse, AS_OF_2)
+    unique_sql = _compiled_test(warehouse, "unique_int_events_stitched_event_id")
+    assert f"_staged_at > cast('{AS_OF_1}' as timestamp)" in unique_sql
+    assert "event_id in (select event_id from" in unique_sql
+    not_null_sql = _compiled_test(warehouse, "not_null_stg_segment__events_event_type")
+    assert f"_staged_at > cast('{AS_OF_1}' as timestamp)" in not_null_sql
+    # person_id changes in place when identity re-stitches: always tested whole
+    assert "_staged_at" not in _compiled_test(warehouse, "relationships_int_events_stitc_")
+    assert warehouse.query("select new_rows_checked from atc_incremental_builds order by build_number") == [
+        (True,),
+        (True,),
+    ]
+
+    # a row written after the last checked build repeats an event_id staged long before
+    as_of_3, as_of_4 = "2026-10-20 00:10:00", "2026-10-20 00:15:00"
+    with duckdb.connect(str(warehouse.path)) as con:
+        con.execute(
+            "insert into int_events_stitched select * replace (timestamp '2026-10-20 00:10:00' as _staged_at) "
+            "from int_events_stitched where user_id = 'u0'"
+        )
+    failed = _build(warehouse, as_of_3, check=False)
+    assert failed.returncode != 0
+    assert "unique_int_events_stitched_event_id" in failed.stdout
+    assert warehouse.query("select new_rows_checked from atc_incremental_builds order by build_number")[-1] == (False,)
+    # the next build starts from the last checked one again, so it fails too
+    failed_again = _build(warehouse, as_of_4, check=False)
+    assert failed_again.returncode != 0
+    assert f"_staged_at > cast('{AS_OF_2}' as timestamp)" in _compiled_test(
+        warehouse, "unique_int_events_stitched_event_id"
+    )
+
+    # mended: the next build passes and is the one to start from
+    with duckdb.connect(str(warehouse.path)) as con:
+        con.execute("delete from int_events_stitched where _staged_at = timestamp '2026-10-20 00:10:00'")
+    _build(warehouse, as_of_4)
+    assert warehouse.query("select new_rows_checked from atc_incremental_builds order by build_number")[-1] == (True,)
+    # as_of moved back: rows stamped from that earlier as_of on count as new
+    _build(warehouse, as_of_3)
+    assert f"_staged_at >= cast('{as_of_3}' as timestamp)" in _compiled_test(
+        warehouse, "unique_int_events_stitched_event_id"
+    )

@@ -12,7 +12,9 @@
     process what changed since the last complete one.
     profiles_built says the per-person chain ran whole and succeeded: the
     next int_persons_affected looks for changes since that build's as_of (a
-    failed per-person model only widens the next run's work). DuckDB only:
+    failed per-person model only widens the next run's work).
+    new_rows_checked says every test that checks only new rows ran and passed
+    (new_rows_scope.sql): the next such tests start from this build. DuckDB only:
     elsewhere the models are tables. -#}
 
 {% macro incremental_chain() -%}
@@ -67,13 +69,17 @@
         ) -%}
         {#- logs written before the per-person models lack the column -#}
         {%- do run_query('alter table ' ~ log_relation ~ ' add column if not exists profiles_built boolean') -%}
+        {#- ... and before the tests that check only new rows (new_rows_scope.sql) -#}
+        {%- do run_query('alter table ' ~ log_relation ~ ' add column if not exists new_rows_checked boolean') -%}
         insert into {{ log_relation }}
+            (build_number, invocation_id, as_of, status, full_refresh, profiles_built, new_rows_checked)
         select
             coalesce(max(build_number), 0) + 1,
             '{{ invocation_id }}',
             {{ journey_atc.as_of() }},
             'started',
             {{ 'true' if flags.FULL_REFRESH else 'false' }},
+            false,
             false
         from {{ log_relation }}
     {%- else -%}
@@ -120,7 +126,8 @@
                     limit 1
                 ), 'complete')
             {%- endif %},
-            profiles_built = {{ 'true' if persons == 'whole' else 'false' }}
+            profiles_built = {{ 'true' if persons == 'whole' else 'false' }},
+            new_rows_checked = {{ 'true' if journey_atc.new_rows_checked(results) else 'false' }}
         where invocation_id = '{{ invocation_id }}'
     {%- else -%}
         select 1 as nothing_to_record
