@@ -249,7 +249,15 @@ def land_new_events(db: Path, as_of: str, minutes: int = 5) -> dict[str, int]:
 # The dbt part of the Dagster micro_batch job, which runs every five minutes: every
 # model and its tests but the seeds and the profiles layer, which the hourly
 # profile_refresh job builds. Keep in step with build_jobs() in orchestration/jobs.py.
-MICRO_BATCH = ["--select", "fqn:*", "--exclude", "resource_type:seed", "path:dbt_project/models/profiles"]
+MICRO_BATCH = [
+    "--select",
+    "fqn:*",
+    "--exclude",
+    "resource_type:seed",
+    "path:dbt_project/models/profiles",
+    "--exclude-resource-type",
+    "unit_test",
+]
 INCREMENTAL_COMMANDS = {
     "run": ("dbt run", ["run"]),
     "build": ("dbt build", ["build"]),

@@ -175,6 +175,9 @@ def test_the_schedules_sensor_and_jobs_an_operator_expects(defs):
     assert dbt_build_args("2026-11-01 00:05:00", micro.tags)[-1] != "--full-refresh"
     assert dbt_build_args("2026-11-01 00:05:00", defs.resolve_job_def("full_rebuild").tags)[-1] == "--full-refresh"
     assert dbt_build_args("2026-11-01 00:05:00", micro.tags, "the last build ended incomplete")[-1] == "--full-refresh"
+    # unit tests (fixed rows, not data) run nightly, not every five minutes
+    assert "unit_test" in dbt_build_args("2026-11-01 00:05:00", micro.tags)
+    assert "unit_test" not in dbt_build_args("2026-11-01 00:05:00", defs.resolve_job_def("full_rebuild").tags)
 
 
 def test_the_sensor_starts_the_micro_batch_once_per_new_file_and_never_while_a_run_is_active(tmp_path, defs):
