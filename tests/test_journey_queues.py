@@ -110,8 +110,9 @@ def test_an_abandoned_cart_enters_the_queue_with_its_items(warehouse):
                   product_id="p-cap", quantity=1),
             track("e3", "u-cart", "Product Removed", at(hours=-6, minutes=-30), cart_id="c1",
                   product_id="p-cap"),
+            # a price that is no number: the catalog's price is used
             track("e4", "u-cart", "Add to Cart", at(hours=-6), cart_id="c1",
-                  product_id="p-lp", quantity=1),
+                  product_id="p-lp", quantity=1, price="ask us"),
             # still shopping: the cart was touched ten minutes ago
             track("e5", "u-fresh", "Product Added", at(minutes=-10), cart_id="c2",
                   product_id="p-tee"),

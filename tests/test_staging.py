@@ -276,6 +276,21 @@ def test_country_comes_from_location_then_locale(warehouse):
     assert got == {"a": "IE", "b": "DE", "c": None}
 
 
+def test_numbers_that_do_not_parse_become_null_and_the_event_is_kept(warehouse):
+    warehouse.insert(
+        "events",
+        [
+            event("a", 1, properties={"quantity": "two", "revenue": "n/a", "product_id": "sku-1"}),
+            event("b", 2, properties={"quantity": "", "revenue": "12,50"}),
+            event("c", 3, properties={"quantity": 2, "revenue": "19.5"}),
+        ],
+    )
+    build(warehouse)
+
+    got = {row[0]: row[1:] for row in warehouse.query("select event_id, quantity, revenue from main.stg_segment__events")}
+    assert got == {"a": (None, None), "b": (None, None), "c": (2, 19.5)}
+
+
 def test_consents_granted_yes_or_maybe_are_quarantined(warehouse):
     base = {
         "identifier_type": "email",

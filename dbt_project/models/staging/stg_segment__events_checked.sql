@@ -134,8 +134,8 @@ extracted as (
         nullif(trim({{ journey_atc.list_item('properties_values', 5) }}), '') as order_id,
         nullif(trim({{ journey_atc.list_item('properties_values', 6) }}), '') as cart_id,
         lower(nullif(trim({{ journey_atc.list_item('properties_values', 7) }}), '')) as ticket_type,
-        {{ dbt.safe_cast(journey_atc.list_item('properties_values', 8), 'double') }} as raw_quantity,
-        {{ dbt.safe_cast(journey_atc.list_item('properties_values', 9), 'double') }} as revenue,
+        {{ journey_atc.try_cast(journey_atc.list_item('properties_values', 8), 'double') }} as raw_quantity,
+        {{ journey_atc.try_cast(journey_atc.list_item('properties_values', 9), 'double') }} as revenue,
         upper(nullif(trim({{ journey_atc.list_item('properties_values', 10) }}), '')) as currency
     from documents
 
