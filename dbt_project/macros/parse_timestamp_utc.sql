@@ -16,10 +16,14 @@
     {{ return(journey_atc.duckdb__parse_timestamp_utc(expr)) }}
 {%- endmacro %}
 
+{#- An instant's UTC wall-clock time is its epoch microseconds read back as a
+    plain timestamp: the same values as timezone('UTC', instant), without a
+    calendar computation per row (3 M raw timestamps: 0.9 s of CPU against
+    1.35 s; the events carry two). -#}
 {% macro duckdb__parse_timestamp_utc(expr) -%}
     case
         when regexp_matches(trim({{ expr }}), '{{ journey_atc._iso_offset_pattern() }}')
-            then timezone('UTC', try_cast(trim({{ expr }}) as timestamptz))
+            then make_timestamp(epoch_us(try_cast(trim({{ expr }}) as timestamptz)))
         else try_cast(trim({{ expr }}) as timestamp)
     end
 {%- endmacro %}
