@@ -248,7 +248,8 @@ def land_new_events(db: Path, as_of: str, minutes: int = 5) -> dict[str, int]:
 
 # The dbt part of the Dagster micro_batch job, which runs every five minutes: every
 # model and its tests but the seeds and the profiles layer, which the hourly
-# profile_refresh job builds. Keep in step with build_jobs() in orchestration/jobs.py.
+# profile_refresh job builds, without the unit tests. Keep in step with build_jobs() in
+# orchestration/jobs.py and dbt_build_args() in orchestration/assets/dbt.py.
 MICRO_BATCH = [
     "--select",
     "fqn:*",

@@ -473,7 +473,7 @@ def test_tests_on_incremental_runs_check_the_rows_staged_since_the_last_checked_
     a failure is found again by every build until it is mended."""
     _load(warehouse.path, [event(user_id=f"u{i}", anonymous_id=f"a{i}") for i in range(3)], "2026-10-19 23:00:00")
     _build(warehouse, AS_OF_1)
-    assert "_staged_at >=" not in _compiled_test(warehouse, "unique_int_events_stitched_event_id")
+    assert "_staged_at" not in _compiled_test(warehouse, "unique_int_events_stitched_event_id")
     assert warehouse.query("select new_rows_checked from atc_incremental_builds") == [(True,)]
 
     _load(warehouse.path, [event(user_id="u9", anonymous_id="a9")], "2026-10-20 00:01:00")
@@ -483,6 +483,10 @@ def test_tests_on_incremental_runs_check_the_rows_staged_since_the_last_checked_
     assert "event_id in (select event_id from" in unique_sql
     not_null_sql = _compiled_test(warehouse, "not_null_stg_segment__events_event_type")
     assert f"_staged_at > cast('{AS_OF_1}' as timestamp)" in not_null_sql
+    # the view's keys are those of every delivery staged since, shown or not
+    view_unique_sql = _compiled_test(warehouse, "unique_stg_segment__events_event_id")
+    assert "event_id in (select event_id from" in view_unique_sql
+    assert '"stg_segment__events_checked" where _staged_at >' in view_unique_sql
     # person_id changes in place when identity re-stitches: always tested whole
     assert "_staged_at" not in _compiled_test(warehouse, "relationships_int_events_stitc_")
     assert warehouse.query("select new_rows_checked from atc_incremental_builds order by build_number") == [
@@ -516,5 +520,20 @@ def test_tests_on_incremental_runs_check_the_rows_staged_since_the_last_checked_
     # as_of moved back: rows stamped from that earlier as_of on count as new
     _build(warehouse, as_of_3)
     assert f"_staged_at >= cast('{as_of_3}' as timestamp)" in _compiled_test(
+        warehouse, "unique_int_events_stitched_event_id"
+    )
+
+    # `dbt test` tests the whole tables; a dbt run records that it tested nothing
+    warehouse.dbt("test", "--select", "int_events_stitched", dbt_vars={"atc__as_of": as_of_4})
+    assert "_staged_at" not in _compiled_test(warehouse, "unique_int_events_stitched_event_id")
+    warehouse.dbt("run", "--select", "int_events_stitched", dbt_vars={"atc__as_of": as_of_4})
+    assert warehouse.query("select new_rows_checked from atc_incremental_builds order by build_number")[-1] == (False,)
+    # after a full refresh of int_events_stitched alone (its rows keep staging's
+    # stamps), builds test it whole until one passes
+    warehouse.dbt("run", "--select", "int_events_stitched", "--full-refresh", dbt_vars={"atc__as_of": as_of_4})
+    _build(warehouse, "2026-10-20 00:20:00")
+    assert "_staged_at" not in _compiled_test(warehouse, "unique_int_events_stitched_event_id")
+    _build(warehouse, "2026-10-20 00:25:00")
+    assert "_staged_at > cast('2026-10-20 00:20:00' as timestamp)" in _compiled_test(
         warehouse, "unique_int_events_stitched_event_id"
     )

@@ -1,36 +1,47 @@
-{#- Data tests that check only new rows on an incremental run
+{#- Data tests that check only new rows on an incremental build
     (docs/incremental.md, "Tests on incremental runs").
 
     The event tables hold tens of millions of rows that an incremental run
-    never changes: it adds the rows it stages, stamped _staged_at = as_of, and
-    rows only ever leave stg_segment__events (a later-found earlier delivery
-    takes their place). A test on such a table opts in with
+    never changes: it adds the rows it stages, stamped _staged_at = as_of. A
+    test on such a table opts in with
 
         config:
           meta:
             new_rows: {staged_at: _staged_at}                 # a check of each row
             new_rows: {staged_at: _staged_at, key: event_id}  # unique: every row sharing a key with a new one
+            new_rows: {staged_at: _staged_at, key: event_id, keys_from: stg_segment__events_checked}
 
-    and then tests only the rows staged after the last build in the build log
-    whose opted-in tests were all run and all passed (new_rows_checked): the
-    rows of every build after it, whose as_of is their _staged_at. Every
-    other row passed those tests then, and has not changed.
-    A failed test leaves new_rows_checked false, so the next build tests its
-    rows again, and fails again, until they are mended.
+    and then, in a `dbt build`, tests only the rows staged after the last
+    build in the build log whose opted-in tests all ran and all passed
+    (new_rows_checked): the rows of every build after it, whose as_of is their
+    _staged_at. Every other row passed those tests then, and has not changed
+    (a raw row loaded again may bring an older delivery back into
+    stg_segment__events with its old stamp; that needs a full refresh anyway,
+    which `atc build` and the Dagster runs start by themselves).
+    keys_from takes the keys from another table of the same schema: the view
+    stg_segment__events shows one delivery per message, and a run that stages
+    a delivery ranks all of that message's deliveries again, so the keys are
+    those of every delivery staged since, shown or not. A failed test leaves
+    new_rows_checked false, so the next build tests its rows again, and fails
+    again, until they are mended.
 
-    The whole table is tested on a full refresh (the nightly full_rebuild), on
-    Spark (no build log: the models are tables), when the log has no checked
-    build, and at parse time. -#}
+    The whole table is tested by `dbt test`, on a full refresh (the nightly
+    full_rebuild) and by every build after one until a build passes, on Spark
+    (no build log: the models are tables), when no build in the log was
+    checked, and at parse time. -#}
 
 {#- dbt's get_where_subquery() (the relation a generic test reads, filtered by
-    its `where` config) with the new-rows condition added. -#}
-{% macro get_where_subquery(relation) -%}
+    its `where` config) with the new-rows condition added; DuckDB only, dbt's
+    own elsewhere. dbt dispatches it from its own namespace, where the
+    project's macros are not defined when sqlfluff's templater compiles the
+    tests: the condition is found with adapter.dispatch() instead. -#}
+{% macro duckdb__get_where_subquery(relation) -%}
     {%- set conditions = [] -%}
     {%- set where = config.get('where', '') -%}
     {%- if where -%}
         {%- do conditions.append('(' ~ where ~ ')') -%}
     {%- endif -%}
-    {%- set new_rows = journey_atc.new_rows_condition(relation) -%}
+    {%- set new_rows = adapter.dispatch('new_rows_condition', 'journey_atc')(relation) -%}
     {%- if new_rows -%}
         {%- do conditions.append(new_rows) -%}
     {%- endif -%}
@@ -71,7 +82,8 @@
     since then has a later as_of, or {'from': the earliest as_of of those
     builds} when one does not (as_of moved back or was reused). -#}
 {% macro new_rows_since() -%}
-    {%- if not execute or flags.FULL_REFRESH or journey_atc.incremental_or_table() != 'incremental' -%}
+    {%- if not execute or flags.WHICH != 'build' or flags.FULL_REFRESH
+        or journey_atc.incremental_or_table() != 'incremental' -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set log_relation = journey_atc.build_log_relation() -%}
@@ -83,16 +95,19 @@
     {%- if 'new_rows_checked' not in columns -%}
         {{ return(none) }}
     {%- endif -%}
+    {#- a full refresh since the checked build rewrote rows whose stamp it
+        may have kept (int_events_stitched keeps staging's) -#}
     {%- set found = run_query(
         'select cast(checked.as_of as ' ~ dbt.type_string() ~ '),'
         ~ ' cast(min(later.as_of) as ' ~ dbt.type_string() ~ '),'
-        ~ ' coalesce(min(later.as_of) <= checked.as_of, false)'
+        ~ ' coalesce(min(later.as_of) <= checked.as_of, false),'
+        ~ ' coalesce(bool_or(later.full_refresh), false)'
         ~ ' from (select build_number, as_of from ' ~ log_relation
         ~ ' where new_rows_checked order by build_number desc limit 1) as checked'
         ~ ' left join ' ~ log_relation ~ ' as later on later.build_number > checked.build_number'
         ~ ' group by checked.as_of'
     ) -%}
-    {%- if found.rows | length == 0 -%}
+    {%- if found.rows | length == 0 or found.rows[0][3] -%}
         {{ return(none) }}
     {%- endif -%}
     {%- if found.rows[0][2] -%}
@@ -101,8 +116,9 @@
     {{ return({'after': found.rows[0][0]}) }}
 {%- endmacro %}
 
-{#- The condition a generic test adds for its `new_rows` meta, or none. -#}
-{% macro new_rows_condition(relation) -%}
+{#- The condition a generic test adds for its `new_rows` meta, or none
+    (dispatched: see duckdb__get_where_subquery). -#}
+{% macro default__new_rows_condition(relation) -%}
     {%- set scope = (config.get('meta') or {}).get('new_rows') -%}
     {%- if not scope -%}
         {{ return(none) }}
@@ -115,7 +131,14 @@
         ~ (" > cast('" ~ since['after'] if 'after' in since else " >= cast('" ~ since['from'])
         ~ "' as " ~ dbt.type_timestamp() ~ ')' -%}
     {%- if scope.get('key') -%}
-        {{ return(scope['key'] ~ ' in (select ' ~ scope['key'] ~ ' from ' ~ relation ~ ' where ' ~ staged ~ ')') }}
+        {%- set keys_from = relation -%}
+        {%- if scope.get('keys_from') -%}
+            {%- set keys_from = adapter.get_relation(relation.database, relation.schema, scope['keys_from']) -%}
+            {%- if keys_from is none -%}
+                {{ return(none) }}
+            {%- endif -%}
+        {%- endif -%}
+        {{ return(scope['key'] ~ ' in (select ' ~ scope['key'] ~ ' from ' ~ keys_from ~ ' where ' ~ staged ~ ')') }}
     {%- endif -%}
     {{ return(staged) }}
 {%- endmacro %}
