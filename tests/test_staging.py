@@ -283,12 +283,23 @@ def test_numbers_that_do_not_parse_become_null_and_the_event_is_kept(warehouse):
             event("a", 1, properties={"quantity": "two", "revenue": "n/a", "product_id": "sku-1"}),
             event("b", 2, properties={"quantity": "", "revenue": "12,50"}),
             event("c", 3, properties={"quantity": 2, "revenue": "19.5"}),
+            # numbers both engines parse, but no count or amount
+            event("d", 4, properties={"quantity": 3000000000, "revenue": "Infinity"}),
+            event("e", 5, properties={"quantity": "NaN", "revenue": "nan"}),
         ],
     )
     build(warehouse)
 
-    got = {row[0]: row[1:] for row in warehouse.query("select event_id, quantity, revenue from main.stg_segment__events")}
-    assert got == {"a": (None, None), "b": (None, None), "c": (2, 19.5)}
+    got = {
+        row[0]: row[1:] for row in warehouse.query("select event_id, quantity, revenue from main.stg_segment__events")
+    }
+    assert got == {
+        "a": (None, None),
+        "b": (None, None),
+        "c": (2, 19.5),
+        "d": (None, None),
+        "e": (None, None),
+    }
 
 
 def test_consents_granted_yes_or_maybe_are_quarantined(warehouse):

@@ -134,8 +134,8 @@ extracted as (
         nullif(trim({{ journey_atc.list_item('properties_values', 5) }}), '') as order_id,
         nullif(trim({{ journey_atc.list_item('properties_values', 6) }}), '') as cart_id,
         lower(nullif(trim({{ journey_atc.list_item('properties_values', 7) }}), '')) as ticket_type,
-        {{ journey_atc.try_cast(journey_atc.list_item('properties_values', 8), 'double') }} as raw_quantity,
-        {{ journey_atc.try_cast(journey_atc.list_item('properties_values', 9), 'double') }} as revenue,
+        {{ journey_atc.json_number(journey_atc.list_item('properties_values', 8)) }} as raw_quantity,
+        {{ journey_atc.json_number(journey_atc.list_item('properties_values', 9)) }} as revenue,
         upper(nullif(trim({{ journey_atc.list_item('properties_values', 10) }}), '')) as currency
     from documents
 
@@ -301,7 +301,11 @@ final as (
         order_id,
         cart_id,
         ticket_type,
-        case when raw_quantity = floor(raw_quantity) then cast(raw_quantity as {{ dbt.type_int() }}) end as quantity,
+        case
+            -- a whole number an integer holds (a larger one would fail the cast)
+            when raw_quantity = floor(raw_quantity) and abs(raw_quantity) < 2147483648
+                then cast(raw_quantity as {{ dbt.type_int() }})
+        end as quantity,
         revenue,
         currency,
         properties,

@@ -45,7 +45,7 @@ recent_events as (
         category,
         coalesce(quantity, 1) as quantity,
         currency,
-        {{ journey_atc.try_cast(journey_atc.json_text('properties', '$.price'), 'double') }} as event_price
+        {{ journey_atc.json_number(journey_atc.json_text('properties', '$.price')) }} as event_price
     from events
     where
         event_name in (
