@@ -119,11 +119,11 @@ class Recorder:
     def __enter__(self) -> Recorder:
         recorder = self
 
-        def attempt(client, method, url, path, data, headers):
+        def attempt(client, method, url, path, data, headers, **options):
             parts = urlsplit(url)
             target = parts.path + (f"?{parts.query}" if parts.query else "")
             try:
-                response = recorder._original(client, method, url, path, data, headers)
+                response = recorder._original(client, method, url, path, data, headers, **options)
             except Exception as exc:
                 # An answer other than 429 was an answer (a throttled request is sent again by the client:
                 # the one that got through is recorded); a dropped connection was not.
