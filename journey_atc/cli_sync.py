@@ -57,6 +57,7 @@ def _summary_table(title: str, results: list[SyncRunResult]) -> Table:
     table.add_column("destination")
     for col in SUMMARY_COLUMNS:
         table.add_column(col, justify="right")
+    table.add_column("diff/send/finish s", justify="right")
     table.add_column("status")
     for r in results:
         status_style = {"ok": "green", "partial": "yellow", "failed": "red"}.get(r.status, "")
@@ -64,9 +65,18 @@ def _summary_table(title: str, results: list[SyncRunResult]) -> Table:
             r.sync_name,
             r.destination,
             *[f"{getattr(r, c):,.1f}" if c == "seconds" else f"{getattr(r, c):,}" for c in SUMMARY_COLUMNS],
+            _phases(r),
             f"[{status_style}]{r.status}[/{status_style}]" if status_style else r.status,
         )
     return table
+
+
+def _phases(result: SyncRunResult) -> str:
+    """Where a run's seconds went: the diff, the sending (with its group commits), the finish."""
+    phases = result.phase_seconds
+    if not phases:
+        return ""
+    return " / ".join(f"{phases.get(p, 0.0):,.1f}" for p in ("diff", "sending", "finishing"))
 
 
 def _plan_table(results: list[SyncRunResult], syncs: dict) -> Table:

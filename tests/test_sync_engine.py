@@ -759,3 +759,34 @@ def test_a_setting_the_rendering_refuses_ends_the_run_as_failed_not_running(db, 
     runs = query(db, "select status, error from atc_sync.sync_runs")
     assert [status for status, _ in runs] == ["failed"]
     assert SECRET not in runs[0][1]
+
+
+class WatchesThreads(ScriptedDestination):
+    """Notes DuckDB's threads setting, as another connection to the warehouse sees it, at each write."""
+
+    def __init__(self, watcher: duckdb.DuckDBPyConnection) -> None:
+        super().__init__()
+        self.watcher = watcher
+        self.threads_seen: list[int] = []
+
+    def write(self, batch: Batch) -> list[RecordResult]:
+        self.threads_seen.append(int(self.watcher.execute("select current_setting('threads')").fetchone()[0]))
+        return super().write(batch)
+
+
+def test_a_run_reports_where_its_time_went_and_puts_duckdbs_threads_back(db, env):
+    set_rows(db, people(7))
+    # A connection open in the same process shares the database, and with it the threads setting.
+    with duckdb.connect(str(db)) as watcher:
+        watcher.execute("set threads = 3")
+        dest = WatchesThreads(watcher)
+        result = run(db, make_syncs("upsert"), dest, env)
+        after = int(watcher.execute("select current_setting('threads')").fetchone()[0])
+    assert result.status == "ok" and result.acknowledged == 7
+    assert dest.threads_seen == [1, 1, 1]  # one DuckDB thread while the batches went out
+    assert after == 3  # and the setting the run found, afterwards
+    phases = result.phase_seconds
+    assert list(phases) == ["diff", "sending", "finishing"]
+    assert all(seconds >= 0 for seconds in phases.values())
+    assert phases["diff"] > 0 and phases["sending"] > 0
+    assert sum(phases.values()) == pytest.approx(result.seconds, abs=0.005)

@@ -123,6 +123,11 @@ def build_sync_asset(
                 "status": dg.MetadataValue.text(result.status),
                 "sync_outcome": dg.MetadataValue.md(outcome_table(result)),
                 "seconds": dg.MetadataValue.float(float(result.seconds)),
+                # Where the seconds went, plotted per run in the asset's history.
+                **{
+                    f"{phase}_seconds": dg.MetadataValue.float(float(seconds))
+                    for phase, seconds in result.phase_seconds.items()
+                },
                 "sync_run_id": dg.MetadataValue.text(result.run_id),
                 "model": dg.MetadataValue.text(sync.model),
                 "destination": dg.MetadataValue.text(sync.destination),
