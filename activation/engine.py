@@ -1349,7 +1349,7 @@ def run_sync(
         _restore_checkpoints(con)
         finished = time.perf_counter()
         result.seconds = round(finished - started, 3)
-        result.phase_seconds = {
+        result.stage_seconds = {
             "diff": round(diffed - started, 3),
             "sending": round(sent - diffed, 3),
             "finishing": round(finished - sent, 3),

@@ -204,7 +204,7 @@ class SyncRunResult:
     seconds: float = 0.0
     # Where the seconds went: "diff" (the warehouse diff, before anything is sent), "sending"
     # (batches out and answered, every group committed), "finishing" (the checkpoint, the run's row).
-    phase_seconds: dict[str, float] = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
     status: str = "ok"  # ok / partial / failed
     error: str | None = None
     samples: list[dict[str, Any]] = field(default_factory=list)

@@ -347,7 +347,7 @@ def main() -> None:
                 "requests": len(recorder.requests),
                 "sync_seconds": round(result.seconds, 2),
                 # where the sync's seconds went: the diff, the sending (with its group commits), the finish
-                "sync_phase_seconds": {k: round(v, 2) for k, v in result.phase_seconds.items()},
+                "sync_stage_seconds": {k: round(v, 2) for k, v in result.stage_seconds.items()},
                 "sync_records_per_second": round(records / result.seconds) if result.seconds else None,
                 "raw_seconds": round(raw_seconds, 2),
                 "raw_records_per_second": round(records / raw_seconds) if raw_seconds else None,
@@ -375,9 +375,9 @@ def main() -> None:
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
-        phases = " / ".join(f"{r['sync_phase_seconds'].get(p, 0):,.1f}" for p in ("diff", "sending", "finishing"))
+        stages = " / ".join(f"{r['sync_stage_seconds'].get(s, 0):,.1f}" for s in ("diff", "sending", "finishing"))
         print(
-            f"| {r['sync']} | {r['records']:,} | {r['requests']:,} | {r['sync_seconds']:,.1f} | {phases}"
+            f"| {r['sync']} | {r['records']:,} | {r['requests']:,} | {r['sync_seconds']:,.1f} | {stages}"
             f" | {r['sync_records_per_second'] or 0:,} | {r['raw_seconds']:,.1f}"
             f" | {r['raw_records_per_second'] or 0:,} | {r['ratio']:.0%} |"
         )

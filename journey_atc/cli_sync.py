@@ -65,18 +65,18 @@ def _summary_table(title: str, results: list[SyncRunResult]) -> Table:
             r.sync_name,
             r.destination,
             *[f"{getattr(r, c):,.1f}" if c == "seconds" else f"{getattr(r, c):,}" for c in SUMMARY_COLUMNS],
-            _phases(r),
+            _stages(r),
             f"[{status_style}]{r.status}[/{status_style}]" if status_style else r.status,
         )
     return table
 
 
-def _phases(result: SyncRunResult) -> str:
+def _stages(result: SyncRunResult) -> str:
     """Where a run's seconds went: the diff, the sending (with its group commits), the finish."""
-    phases = result.phase_seconds
-    if not phases:
+    stages = result.stage_seconds
+    if not stages:
         return ""
-    return " / ".join(f"{phases.get(p, 0.0):,.1f}" for p in ("diff", "sending", "finishing"))
+    return " / ".join(f"{stages.get(s, 0.0):,.1f}" for s in ("diff", "sending", "finishing"))
 
 
 def _plan_table(results: list[SyncRunResult], syncs: dict) -> Table:

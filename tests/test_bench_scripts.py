@@ -29,5 +29,5 @@ def test_the_sync_benchmark_records_and_replays_a_sync(tmp_path):
     assert row["requests"] >= 500 / 75
     assert row["raw_non_2xx"] == 0
     assert row["ratio"] > 0
-    assert set(row["sync_phase_seconds"]) == {"diff", "sending", "finishing"}
+    assert set(row["sync_stage_seconds"]) == {"diff", "sending", "finishing"}
     assert "diff / sending / finishing" in proc.stdout

@@ -785,8 +785,8 @@ def test_a_run_reports_where_its_time_went_and_puts_duckdbs_threads_back(db, env
     assert result.status == "ok" and result.acknowledged == 7
     assert dest.threads_seen == [1, 1, 1]  # one DuckDB thread while the batches went out
     assert after == 3  # and the setting the run found, afterwards
-    phases = result.phase_seconds
-    assert list(phases) == ["diff", "sending", "finishing"]
-    assert all(seconds >= 0 for seconds in phases.values())
-    assert phases["diff"] > 0 and phases["sending"] > 0
-    assert sum(phases.values()) == pytest.approx(result.seconds, abs=0.005)
+    stages = result.stage_seconds
+    assert list(stages) == ["diff", "sending", "finishing"]
+    assert all(seconds >= 0 for seconds in stages.values())
+    assert stages["diff"] > 0 and stages["sending"] > 0
+    assert sum(stages.values()) == pytest.approx(result.seconds, abs=0.005)

@@ -125,8 +125,8 @@ def build_sync_asset(
                 "seconds": dg.MetadataValue.float(float(result.seconds)),
                 # Where the seconds went, plotted per run in the asset's history.
                 **{
-                    f"{phase}_seconds": dg.MetadataValue.float(float(seconds))
-                    for phase, seconds in result.phase_seconds.items()
+                    f"{stage}_seconds": dg.MetadataValue.float(float(seconds))
+                    for stage, seconds in result.stage_seconds.items()
                 },
                 "sync_run_id": dg.MetadataValue.text(result.run_id),
                 "model": dg.MetadataValue.text(sync.model),
