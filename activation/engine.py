@@ -1306,7 +1306,7 @@ def run_sync(
         sending = _Sending(sender, committer, _concurrency(dest), prepared.to_send, progress)
         if progress:
             progress(0, prepared.to_send)
-        threads = _sending_threads(con)
+        threads = _sending_threads(con) if prepared.to_send else None
         try:
             # Inside the run: a setting the rendering refuses (an unknown Klaviyo or Customer.io
             # identifier) ends this run as failed instead of leaving it 'running'.
@@ -1407,9 +1407,10 @@ def _sending_threads(con: duckdb.DuckDBPyConnection) -> int | None:
 
     While sending, DuckDB runs only small statements (a page of the diff, a group commit)
     beside the sending threads and, often, the destination itself on the same cores. One
-    thread runs them with less CPU than a pool of them (about 10-15% of the run's CPU at
-    135,000 records; docs/sync-performance.md). The setting is the database's, not the
-    connection's, so the run puts the previous value back before its checkpoint.
+    thread runs them with less CPU than a pool of them (a tenth to a fifth of the run's CPU
+    at 135,000 records; docs/sync-performance.md). The setting is the database's, not the
+    connection's: every connection to the file in this process runs on one thread until
+    the run puts the previous value back, before its checkpoint.
     """
     try:
         previous = int(con.execute("select current_setting('threads')").fetchone()[0])

@@ -202,8 +202,9 @@ class SyncRunResult:
     batches: int = 0
     retries: int = 0
     seconds: float = 0.0
-    # Where the seconds went: "diff" (the warehouse diff, before anything is sent), "sending"
-    # (batches out and answered, every group committed), "finishing" (the checkpoint, the run's row).
+    # Where the seconds went: "diff" (the warehouse diff, before the sending starts), "sending"
+    # (batches out and answered, every group committed), "finishing" (the checkpoint of what the
+    # run wrote). Empty for a dry run.
     stage_seconds: dict[str, float] = field(default_factory=dict)
     status: str = "ok"  # ok / partial / failed
     error: str | None = None

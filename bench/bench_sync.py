@@ -37,6 +37,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -254,9 +255,21 @@ def replay(port: int, recorded: list[tuple[str, str, dict, bytes | None]]) -> tu
     return seconds, throttled, failed
 
 
+def _cpu_seconds() -> float:
+    """User and system CPU time of this process so far, all its threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _git_head() -> str | None:
+    """The engine's commit, with ``-dirty`` when the working tree has uncommitted changes."""
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=7", "--exclude=*"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
     except OSError:
         return None
     return out.stdout.strip() or None
@@ -333,7 +346,9 @@ def main() -> None:
             with Sandbox() as sandbox:
                 os.environ["ATC_SANDBOX_PORT"] = str(sandbox.port)
                 with Recorder() as recorder, PeakMemory(children=False) as memory:
+                    cpu_before = _cpu_seconds()
                     result = run_sync(name, db)
+                    cpu_seconds = _cpu_seconds() - cpu_before
                 if result.status == "failed":
                     raise SystemExit(f"sync {name} failed: {result.error}")
             load_during = os.getloadavg()
@@ -347,7 +362,10 @@ def main() -> None:
                 "requests": len(recorder.requests),
                 "sync_seconds": round(result.seconds, 2),
                 # where the sync's seconds went: the diff, the sending (with its group commits), the finish
-                "sync_stage_seconds": {k: round(v, 2) for k, v in result.stage_seconds.items()},
+                # (none from an engine older than SyncRunResult.stage_seconds, for before/after runs)
+                "sync_stage_seconds": {k: round(v, 2) for k, v in getattr(result, "stage_seconds", {}).items()},
+                # this process only (the sandbox runs in its own): the engine's threads and DuckDB's
+                "sync_cpu_seconds": round(cpu_seconds, 2),
                 "sync_records_per_second": round(records / result.seconds) if result.seconds else None,
                 "raw_seconds": round(raw_seconds, 2),
                 "raw_records_per_second": round(records / raw_seconds) if raw_seconds else None,

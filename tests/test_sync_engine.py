@@ -790,3 +790,30 @@ def test_a_run_reports_where_its_time_went_and_puts_duckdbs_threads_back(db, env
     assert all(seconds >= 0 for seconds in stages.values())
     assert stages["diff"] > 0 and stages["sending"] > 0
     assert sum(stages.values()) == pytest.approx(result.seconds, abs=0.005)
+
+
+def test_a_run_that_stops_or_has_nothing_to_send_leaves_duckdbs_threads_as_it_found_them(db, env):
+    set_rows(db, people(7))
+    with duckdb.connect(str(db)) as watcher:
+        watcher.execute("set threads = 3")
+        outage = WatchesThreads(watcher)
+        outage.transient_calls = {1, 2, 3}  # an outage: the run stops, nothing acknowledged
+        stopped = run(db, make_syncs("upsert"), outage, env)
+        assert (stopped.status, stopped.acknowledged) == ("partial", 0)
+        assert outage.threads_seen and set(outage.threads_seen) == {1}
+        assert int(watcher.execute("select current_setting('threads')").fetchone()[0]) == 3
+
+        dying = WatchesThreads(watcher)
+        dying.crash_after_batches = 0  # an exception out of the sending
+        with pytest.raises(Crash):
+            run(db, make_syncs("upsert"), dying, env)
+        assert dying.threads_seen == [1]
+        assert int(watcher.execute("select current_setting('threads')").fetchone()[0]) == 3
+
+        dest = WatchesThreads(watcher)
+        run(db, make_syncs("upsert"), dest, env)
+        again = run(db, make_syncs("upsert"), dest, env)  # nothing changed: nothing to send
+        assert again.unchanged == 7 and again.acknowledged == 0
+        assert int(watcher.execute("select current_setting('threads')").fetchone()[0]) == 3
+    assert list(stopped.stage_seconds) == ["diff", "sending", "finishing"]
+    assert plan_sync("users", db, syncs=make_syncs("upsert"), registry=REGISTRY).stage_seconds == {}
