@@ -393,7 +393,8 @@ def main() -> None:
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
-        stages = " / ".join(f"{r['sync_stage_seconds'].get(s, 0):,.1f}" for s in ("diff", "sending", "finishing"))
+        split = r["sync_stage_seconds"]
+        stages = " / ".join(f"{split.get(s, 0):,.1f}" for s in ("diff", "sending", "finishing")) if split else "-"
         print(
             f"| {r['sync']} | {r['records']:,} | {r['requests']:,} | {r['sync_seconds']:,.1f} | {stages}"
             f" | {r['sync_records_per_second'] or 0:,} | {r['raw_seconds']:,.1f}"

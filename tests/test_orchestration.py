@@ -337,6 +337,9 @@ def test_the_operator_reads_markdown_tables_and_a_chart(first_run):
     assert "| decision | reason code |" in by_key["guardrail_decisions"].metadata["decisions_by_reason_code"].value
     sync_meta = [m.metadata for k, m in by_key.items() if "sync_outcome" in m.metadata]
     assert sync_meta and all("| status | added | changed | removed |" in m["sync_outcome"].value for m in sync_meta)
+    # where each run's seconds went, as numbers the UI plots run after run
+    stages = ("diff_seconds", "sending_seconds", "finishing_seconds")
+    assert all(m[k].value >= 0 for m in sync_meta for k in stages)
 
 
 def test_the_sandbox_holds_exactly_the_synced_state(run, first_run):

@@ -817,3 +817,18 @@ def test_a_run_that_stops_or_has_nothing_to_send_leaves_duckdbs_threads_as_it_fo
         assert int(watcher.execute("select current_setting('threads')").fetchone()[0]) == 3
     assert list(stopped.stage_seconds) == ["diff", "sending", "finishing"]
     assert plan_sync("users", db, syncs=make_syncs("upsert"), registry=REGISTRY).stage_seconds == {}
+
+
+def test_the_cli_summary_shows_where_each_run_spent_its_seconds():
+    from rich.console import Console
+
+    from activation.protocol import SyncRunResult
+    from journey_atc.cli_sync import _summary_table
+
+    ran = SyncRunResult("users", "scripted", "r1", dry_run=False, seconds=3.4)
+    ran.stage_seconds = {"diff": 0.64, "sending": 2.27, "finishing": 0.49}
+    console = Console(width=220, record=True)
+    console.print(_summary_table("Sync runs", [ran, SyncRunResult("other", "scripted", "r2", dry_run=False)]))
+    text = console.export_text()
+    assert "diff/send/finish s" in text
+    assert "0.6 / 2.3 / 0.5" in text
