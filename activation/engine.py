@@ -65,6 +65,7 @@ from activation.config import LEDGER_FIELDS, SyncConfig, default_registry
 from activation.config import load_config as _load_config
 from activation.destinations.base import JsonPayload
 from activation.protocol import (
+    SYNC_STAGES,
     Batch,
     BatchRejected,
     ConfigurationError,
@@ -1349,10 +1350,9 @@ def run_sync(
         _restore_checkpoints(con)
         finished = time.perf_counter()
         result.seconds = round(finished - started, 3)
+        marks = (started, diffed, sent, finished)
         result.stage_seconds = {
-            "diff": round(diffed - started, 3),
-            "sending": round(sent - diffed, 3),
-            "finishing": round(finished - sent, 3),
+            stage: round(end - begin, 3) for stage, begin, end in zip(SYNC_STAGES, marks[:-1], marks[1:], strict=True)
         }
         _finish_run(con, result, deferred)
     finally:

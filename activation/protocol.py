@@ -178,6 +178,12 @@ class Destination(Protocol):
 #       ``write``, record by record as usual.
 
 
+# The stages of a run, in order, as SyncRunResult.stage_seconds reports them: "diff" (the
+# warehouse diff, before the sending starts), "sending" (batches out and answered, every group
+# committed), "finishing" (the checkpoint of what the run wrote).
+SYNC_STAGES = ("diff", "sending", "finishing")
+
+
 @dataclass
 class SyncRunResult:
     """What one sync run did; written to the warehouse and shown by the CLI and Dagster.
@@ -202,9 +208,7 @@ class SyncRunResult:
     batches: int = 0
     retries: int = 0
     seconds: float = 0.0
-    # Where the seconds went: "diff" (the warehouse diff, before the sending starts), "sending"
-    # (batches out and answered, every group committed), "finishing" (the checkpoint of what the
-    # run wrote). Empty for a dry run.
+    # Where the seconds went, by SYNC_STAGES; empty for a dry run.
     stage_seconds: dict[str, float] = field(default_factory=dict)
     status: str = "ok"  # ok / partial / failed
     error: str | None = None

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from activation.protocol import ConfigurationError, SyncRunResult
+from activation.protocol import SYNC_STAGES, ConfigurationError, SyncRunResult
 
 # Piped output gets a fixed width so the summary table keeps every column readable.
 console = Console(width=None if sys.stdout.isatty() else 150)
@@ -76,7 +76,7 @@ def _stages(result: SyncRunResult) -> str:
     stages = result.stage_seconds
     if not stages:
         return ""
-    return " / ".join(f"{stages.get(s, 0.0):,.1f}" for s in ("diff", "sending", "finishing"))
+    return " / ".join(f"{stages.get(s, 0.0):,.1f}" for s in SYNC_STAGES)
 
 
 def _plan_table(results: list[SyncRunResult], syncs: dict) -> Table:
