@@ -3,7 +3,8 @@
 `explain` resolves a person from a person_id or any identifier the identity graph
 knows (`email:ada@example.com`, `user_id:u-1`, or a bare email / user id) and
 reads `journey_candidates_scored`, which keeps every candidate of every person
-with its score and the reason it was not chosen. `render_explanation` draws it
+in a queue or a journey, with its score and the reason it was not chosen (a
+person in neither has no candidate: no journey). `render_explanation` draws it
 as a table.
 """
 
@@ -142,6 +143,12 @@ def render_explanation(expl: Explanation, console: Console | None = None) -> Non
         console.print(f"In [bold]{a['journey_id']}[/bold] since {a['entered_at']} until {a['expected_end_at']}, {via}.")
         if a.get("entry_reason"):
             console.print(f"Why: {a['entry_reason']}")
+    if not expl.candidates:
+        console.print(
+            "No candidates at the last decision: in no journey queue and in no journey, "
+            "nothing to decide, so no journey (only people with a choice to make get candidates)."
+        )
+        return
     t = Table(title=f"Candidates (decided at {expl.decided_at})", title_justify="left")
     t.add_column("rank", justify="right")
     t.add_column("journey")

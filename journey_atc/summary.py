@@ -150,6 +150,13 @@ def collect_summary(db_path: str | Path, schema: str = "main") -> Summary:
                 f"from {schema}.journey_candidates_scored where is_chosen group by 1 order by 2 desc, 1"
             ).fetchall():
                 s.journeys[journey_id] = {"people": people, "holdout": holdout}
+            # people in no queue and no journey have no candidate row: no journey either
+            # (max: profiles may have been rebuilt apart from the decisions)
+            if _exists(con, schema, "profiles"):
+                in_journeys = sum(v["people"] for j, v in s.journeys.items() if j != "none")
+                if s.people > in_journeys or "none" in s.journeys:
+                    s.journeys["none"] = {"people": max(0, s.people - in_journeys), "holdout": 0}
+                s.journeys = dict(sorted(s.journeys.items(), key=lambda kv: (-kv[1]["people"], kv[0])))
             for reason, n in con.execute(
                 f"select rejection_reason, count(*) from {schema}.journey_candidates_scored "
                 "where not is_chosen group by 1 order by 2 desc, 1 limit 10"

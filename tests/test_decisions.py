@@ -11,6 +11,7 @@ import pytest
 from rich.console import Console
 
 from journey_atc.explain import explain, render_explanation
+from journey_atc.summary import collect_summary
 
 pytestmark = pytest.mark.slow
 
@@ -317,3 +318,48 @@ def test_explain_shows_the_choice_the_runner_up_and_every_rejection(warehouse):
         if candidate["rejection_reason"]:
             assert candidate["rejection_reason"] in text
     assert "runner-up" in text
+
+
+def test_people_in_no_queue_and_no_journey_have_no_candidate_and_a_journey_that_ends_still_does(warehouse):
+    """Only people with a choice to make get candidates (the none option
+    included): a person in a journey whose queue they left still gets none,
+    chosen, and an exit; a person in neither has no row, and the summary and
+    explain still count and show them as in no journey."""
+    warehouse.insert(
+        "events",
+        [
+            identify("q1", "2026-10-01T09:00:00Z", "u-quiet", "quiet@example.com"),
+            identify("s1", "2026-10-30T09:00:00Z", "u-signup", "signup@example.com"),
+            event("s2", "2026-10-31T09:00:00Z", "u-signup", "Signed Up", method="email"),
+        ],
+    )
+    seed(warehouse)
+    decide(warehouse, "2026-11-01 00:00:00")
+    assert assignment_of(warehouse, "u-signup")["journey_id"] == "welcome"
+    assert candidates_of(warehouse, "u-quiet") == {}
+
+    # the welcome window (7 days) has passed, its length (14 days) has not:
+    # the journey ends because the person left its queue
+    decide(warehouse, "2026-11-09 00:00:00")
+    signup = candidates_of(warehouse, "u-signup")
+    assert set(signup) == {"none"} and signup["none"]["is_chosen"]
+    assert assignment_of(warehouse, "u-signup") is None
+    assert [(j, t, r) for _, j, t, r in history_of(warehouse, "u-signup")] == [
+        ("welcome", "entered", "chosen"),
+        ("welcome", "exited", "no_longer_qualified"),
+    ]
+
+    # a run later, in no queue and no journey: no candidate left
+    decide(warehouse, "2026-11-10 00:00:00")
+    assert candidates_of(warehouse, "u-signup") == {}
+    assert len(history_of(warehouse, "u-signup")) == 2
+
+    people = warehouse.query("select count(*) from profiles")[0][0]
+    summary = collect_summary(warehouse.path)
+    assert summary.journeys["none"]["people"] == people == 2
+
+    expl = explain(warehouse.path, "quiet@example.com")
+    assert expl.candidates == [] and expl.chosen is None
+    console = Console(record=True, width=200)
+    render_explanation(expl, console)
+    assert "nothing to decide, so no journey" in console.export_text()

@@ -1,4 +1,4 @@
--- A person holds at most one active journey, and exactly one candidate is chosen.
+-- A person holds at most one active journey, and every person with candidates has exactly one chosen.
 with
 
 assignments as (
