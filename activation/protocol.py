@@ -184,6 +184,14 @@ class Destination(Protocol):
 SYNC_STAGES = ("diff", "sending", "finishing")
 
 
+def stage_split(stage_seconds: dict[str, float]) -> str:
+    """A run's stage seconds as "diff / sending / finishing", one decimal each, in SYNC_STAGES
+    order (the CLI summary's and bench_sync.py's column); "" for a run that reports none."""
+    if not stage_seconds:
+        return ""
+    return " / ".join(f"{stage_seconds.get(stage, 0.0):,.1f}" for stage in SYNC_STAGES)
+
+
 @dataclass
 class SyncRunResult:
     """What one sync run did; written to the warehouse and shown by the CLI and Dagster.

@@ -54,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 
 from activation.engine import load_config, run_sync  # noqa: E402
 from activation.http import HttpClient  # noqa: E402
-from activation.protocol import SYNC_STAGES  # noqa: E402
+from activation.protocol import stage_split  # noqa: E402
 from bench.bench_foundation import PeakMemory, machine  # noqa: E402
 
 
@@ -394,8 +394,7 @@ def main() -> None:
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
-        split = r["sync_stage_seconds"]
-        stages = " / ".join(f"{split.get(s, 0):,.1f}" for s in SYNC_STAGES) if split else "-"
+        stages = stage_split(r["sync_stage_seconds"]) or "-"
         print(
             f"| {r['sync']} | {r['records']:,} | {r['requests']:,} | {r['sync_seconds']:,.1f} | {stages}"
             f" | {r['sync_records_per_second'] or 0:,} | {r['raw_seconds']:,.1f}"

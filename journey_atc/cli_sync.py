@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from activation.protocol import SYNC_STAGES, ConfigurationError, SyncRunResult
+from activation.protocol import ConfigurationError, SyncRunResult, stage_split
 
 # Piped output gets a fixed width so the summary table keeps every column readable.
 console = Console(width=None if sys.stdout.isatty() else 150)
@@ -65,18 +65,10 @@ def _summary_table(title: str, results: list[SyncRunResult]) -> Table:
             r.sync_name,
             r.destination,
             *[f"{getattr(r, c):,.1f}" if c == "seconds" else f"{getattr(r, c):,}" for c in SUMMARY_COLUMNS],
-            _stages(r),
+            stage_split(r.stage_seconds),
             f"[{status_style}]{r.status}[/{status_style}]" if status_style else r.status,
         )
     return table
-
-
-def _stages(result: SyncRunResult) -> str:
-    """Where a run's seconds went: the diff, the sending (with its group commits), the finish."""
-    stages = result.stage_seconds
-    if not stages:
-        return ""
-    return " / ".join(f"{stages.get(s, 0.0):,.1f}" for s in SYNC_STAGES)
 
 
 def _plan_table(results: list[SyncRunResult], syncs: dict) -> Table:
