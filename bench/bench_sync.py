@@ -3,6 +3,7 @@
     python bench/bench_sync.py --db bench/out/foundation-100000/warehouse.duckdb
     python bench/bench_sync.py --db WAREHOUSE --sync braze_users --sync segment_journey_audiences
     python bench/bench_sync.py --synthetic 135000 --label after
+    python bench/bench_sync.py --synthetic 135000 --repeat 6 --sync braze_users
 
 The warehouse must hold the built sync models (a `dbt build`, e.g. the one
 bench/bench_foundation.py leaves behind); it is copied, never changed.
@@ -22,6 +23,11 @@ For each sync of syncs.yml:
    traffic, with the same payloads, batch sizes and rate limits;
 4. the table shows records per second for both and their ratio.
 
+``--repeat N`` measures every sync N times, each round on a fresh copy of the same
+warehouse (so every round is a first sync again), and prints the median of the N runs
+with their range: single runs of a few seconds move by a quarter between runs on a
+shared machine, more than most changes gain.
+
 The webhook sends one request per record at its default 10 requests a second: with
 ``--synthetic`` its model holds ``WEBHOOK_ROWS`` rows (60 s of sending) unless
 ``--rows-for webhook_journey_assignments=N`` says otherwise; ``--rows-for`` does the
@@ -40,6 +46,7 @@ import re
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -276,6 +283,42 @@ def _git_head() -> str | None:
     return out.stdout.strip() or None
 
 
+def summarize(rows: list[dict]) -> list[dict]:
+    """Per sync, in the order first measured: the median of its runs and their range."""
+    by_sync: dict[str, list[dict]] = {}
+    for row in rows:
+        by_sync.setdefault(row["sync"], []).append(row)
+    summary = []
+    for name, runs in by_sync.items():
+
+        def spread(key: str, runs: list[dict] = runs) -> dict:
+            values = [r[key] for r in runs if r.get(key) is not None]
+            if not values:
+                return {"median": None, "min": None, "max": None}
+            return {"median": round(statistics.median(values), 3), "min": min(values), "max": max(values)}
+
+        stages = [r.get("sync_stage_seconds") or {} for r in runs]
+        summary.append(
+            {
+                "sync": name,
+                "runs": len(runs),
+                "records": runs[0]["records"],
+                "requests": runs[0]["requests"],
+                "sync_seconds": spread("sync_seconds"),
+                "sync_stage_seconds": {
+                    stage: round(statistics.median(s[stage] for s in stages), 2)
+                    for stage in stages[0]
+                    if all(stage in s for s in stages)
+                },
+                "sync_cpu_seconds": spread("sync_cpu_seconds"),
+                "raw_seconds": spread("raw_seconds"),
+                "ratio": spread("ratio"),
+                "statuses": sorted({r["sync_status"] for r in runs}),
+            }
+        )
+    return summary
+
+
 def _write(out: Path, args: argparse.Namespace, rows: list[dict]) -> None:
     """The measurement so far (written after every sync, so a stopped run keeps what it measured)."""
     measurement = {
@@ -285,6 +328,8 @@ def _write(out: Path, args: argparse.Namespace, rows: list[dict]) -> None:
         "engine_commit": _git_head(),
         "machine": machine(),
         "syncs": rows,
+        "repeat": args.repeat,
+        **({"summary": summarize(rows)} if args.repeat > 1 else {}),
         "measured_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
     }
     if args.label:
@@ -296,6 +341,55 @@ def _write(out: Path, args: argparse.Namespace, rows: list[dict]) -> None:
         document = measurement
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def _measure(name: str, db: Path) -> dict:
+    """One sync into a fresh sandbox, then its recorded requests replayed into another."""
+    load_before = os.getloadavg()
+    with Sandbox() as sandbox:
+        os.environ["ATC_SANDBOX_PORT"] = str(sandbox.port)
+        with Recorder() as recorder, PeakMemory(children=False) as memory:
+            cpu_before = _cpu_seconds()
+            result = run_sync(name, db)
+            cpu_seconds = _cpu_seconds() - cpu_before
+        if result.status == "failed":
+            raise SystemExit(f"sync {name} failed: {result.error}")
+    load_during = os.getloadavg()
+    records = result.acknowledged
+    with Sandbox() as fresh:
+        raw_seconds, throttled, failed = replay(fresh.port, recorder.requests)
+    return {
+        "sync": name,
+        "destination": result.destination,
+        "records": records,
+        "requests": len(recorder.requests),
+        "sync_seconds": round(result.seconds, 2),
+        # where the sync's seconds went: the diff, the sending (with its group commits), the finish
+        # (none from an engine older than SyncRunResult.stage_seconds, for before/after runs)
+        "sync_stage_seconds": {k: round(v, 2) for k, v in getattr(result, "stage_seconds", {}).items()},
+        # this process only (the sandbox runs in its own): the engine's threads and DuckDB's
+        "sync_cpu_seconds": round(cpu_seconds, 2),
+        "sync_records_per_second": round(records / result.seconds) if result.seconds else None,
+        "raw_seconds": round(raw_seconds, 2),
+        "raw_records_per_second": round(records / raw_seconds) if raw_seconds else None,
+        "ratio": round(raw_seconds / result.seconds, 3) if result.seconds else None,
+        "raw_throttled_429": throttled,
+        "raw_non_2xx": failed,
+        "sync_status": result.status,
+        "sync_retries": result.retries,
+        "sync_peak_rss_gib": round(memory.peak / 2**30, 3),
+        "load_average_1m_before": round(load_before[0], 2),
+        "load_average_1m_after_sync": round(load_during[0], 2),
+    }
+
+
+def _spread(values: dict, fmt: str) -> str:
+    """A median and its range: ``3.45 (3.37-3.84)``."""
+    if values["median"] is None:
+        return "-"
+    if values["min"] == values["max"]:
+        return fmt.format(values["median"])
+    return f"{fmt.format(values['median'])} ({fmt.format(values['min'])}-{fmt.format(values['max'])})"
 
 
 def main() -> None:
@@ -311,10 +405,19 @@ def main() -> None:
         metavar="SYNC=N",
         help=f"with --synthetic: N rows for this sync's model (default webhook_journey_assignments={WEBHOOK_ROWS})",
     )
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="measure every sync N times, each round on a fresh copy of the warehouse; report medians and ranges",
+    )
     ap.add_argument("--people", type=int, help="only for the report: the data set's size")
     ap.add_argument("--label", help="name of this measurement (e.g. before / after); kept beside the others")
     ap.add_argument("--out", type=Path, help="result file (default bench/results/sync-<people or N>.json)")
     args = ap.parse_args()
+    if args.repeat < 1:
+        raise SystemExit(f"--repeat {args.repeat}: give 1 or more")
     if args.db is not None and not args.db.exists():
         raise SystemExit(f"{args.db} does not exist: run bench/bench_foundation.py first, or name a warehouse")
 
@@ -338,68 +441,57 @@ def main() -> None:
                 rows_for[sync_name] = int(count)
             rows_by_model = {syncs[n].model: min(args.synthetic, c) for n, c in rows_for.items() if n in names}
             print(f"generating {args.synthetic:,} rows per sync model ({rows_by_model or 'all of them'}) ...")
-            make_synthetic_warehouse(db, args.synthetic, sorted({syncs[n].model for n in names}), rows_by_model)
+            pristine = Path(tmp) / "pristine.duckdb"
+            make_synthetic_warehouse(pristine, args.synthetic, sorted({syncs[n].model for n in names}), rows_by_model)
         else:
-            print(f"copying {args.db} ...")
-            shutil.copyfile(args.db, db)
-        for name in names:
-            load_before = os.getloadavg()
-            with Sandbox() as sandbox:
-                os.environ["ATC_SANDBOX_PORT"] = str(sandbox.port)
-                with Recorder() as recorder, PeakMemory(children=False) as memory:
-                    cpu_before = _cpu_seconds()
-                    result = run_sync(name, db)
-                    cpu_seconds = _cpu_seconds() - cpu_before
-                if result.status == "failed":
-                    raise SystemExit(f"sync {name} failed: {result.error}")
-            load_during = os.getloadavg()
-            records = result.acknowledged
-            with Sandbox() as fresh:
-                raw_seconds, throttled, failed = replay(fresh.port, recorder.requests)
-            row = {
-                "sync": name,
-                "destination": result.destination,
-                "records": records,
-                "requests": len(recorder.requests),
-                "sync_seconds": round(result.seconds, 2),
-                # where the sync's seconds went: the diff, the sending (with its group commits), the finish
-                # (none from an engine older than SyncRunResult.stage_seconds, for before/after runs)
-                "sync_stage_seconds": {k: round(v, 2) for k, v in getattr(result, "stage_seconds", {}).items()},
-                # this process only (the sandbox runs in its own): the engine's threads and DuckDB's
-                "sync_cpu_seconds": round(cpu_seconds, 2),
-                "sync_records_per_second": round(records / result.seconds) if result.seconds else None,
-                "raw_seconds": round(raw_seconds, 2),
-                "raw_records_per_second": round(records / raw_seconds) if raw_seconds else None,
-                "ratio": round(raw_seconds / result.seconds, 3) if result.seconds else None,
-                "raw_throttled_429": throttled,
-                "raw_non_2xx": failed,
-                "sync_status": result.status,
-                "sync_retries": result.retries,
-                "sync_peak_rss_gib": round(memory.peak / 2**30, 3),
-                "load_average_1m_before": round(load_before[0], 2),
-                "load_average_1m_after_sync": round(load_during[0], 2),
-            }
-            rows.append(row)
-            _write(out, args, rows)
-            print(
-                f"  {name}: {records:,} records in {result.seconds:,.1f} s;"
-                f" raw replay {raw_seconds:,.1f} s; ratio {row['ratio']};"
-                f" load {load_before[0]:.2f} -> {load_during[0]:.2f}"
-            )
+            pristine = args.db
+        for round_number in range(1, args.repeat + 1):
+            # every round starts from the same warehouse: each sync is a first sync again
+            for stale in (db, db.with_name(db.name + ".wal")):
+                stale.unlink(missing_ok=True)
+            if args.db is not None:
+                print(f"copying {args.db} ...")
+            shutil.copyfile(pristine, db)
+            for name in names:
+                row = _measure(name, db)
+                row["round"] = round_number
+                rows.append(row)
+                _write(out, args, rows)
+                of = f" (round {round_number} of {args.repeat})" if args.repeat > 1 else ""
+                print(
+                    f"  {name}{of}: {row['records']:,} records in {row['sync_seconds']:,.1f} s;"
+                    f" raw replay {row['raw_seconds']:,.1f} s; ratio {row['ratio']};"
+                    f" load {row['load_average_1m_before']:.2f} -> {row['load_average_1m_after_sync']:.2f}"
+                )
 
     print()
-    print(
-        "| sync | records | requests | sync (s) | diff / sending / finishing (s) | sync rec/s"
-        " | raw client (s) | raw rec/s | sync / raw |"
-    )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for r in rows:
-        stages = stage_split(r["sync_stage_seconds"]) or "-"
+    if args.repeat == 1:
         print(
-            f"| {r['sync']} | {r['records']:,} | {r['requests']:,} | {r['sync_seconds']:,.1f} | {stages}"
-            f" | {r['sync_records_per_second'] or 0:,} | {r['raw_seconds']:,.1f}"
-            f" | {r['raw_records_per_second'] or 0:,} | {r['ratio']:.0%} |"
+            "| sync | records | requests | sync (s) | diff / sending / finishing (s) | sync rec/s"
+            " | raw client (s) | raw rec/s | sync / raw |"
         )
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for r in rows:
+            stages = stage_split(r["sync_stage_seconds"]) or "-"
+            print(
+                f"| {r['sync']} | {r['records']:,} | {r['requests']:,} | {r['sync_seconds']:,.1f} | {stages}"
+                f" | {r['sync_records_per_second'] or 0:,} | {r['raw_seconds']:,.1f}"
+                f" | {r['raw_records_per_second'] or 0:,} | {r['ratio']:.0%} |"
+            )
+    else:
+        print(f"median of {args.repeat} runs each, range in brackets")
+        print(
+            "| sync | records | requests | sync (s) | diff / sending / finishing (s) | sync CPU (s)"
+            " | raw client (s) | sync / raw |"
+        )
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for r in summarize(rows):
+            stages = stage_split(r["sync_stage_seconds"]) or "-"
+            print(
+                f"| {r['sync']} | {r['records']:,} | {r['requests']:,} | {_spread(r['sync_seconds'], '{:,.2f}')}"
+                f" | {stages} | {_spread(r['sync_cpu_seconds'], '{:,.2f}')}"
+                f" | {_spread(r['raw_seconds'], '{:,.2f}')} | {_spread(r['ratio'], '{:.0%}')} |"
+            )
     print(f"\nwritten to {out}")
 
 
