@@ -480,12 +480,12 @@ def test_tests_on_incremental_runs_check_the_rows_staged_since_the_last_checked_
     _build(warehouse, AS_OF_2)
     unique_sql = _compiled_test(warehouse, "unique_int_events_stitched_event_id")
     assert f"_staged_at > cast('{AS_OF_1}' as timestamp)" in unique_sql
-    assert "event_id in (select event_id from" in unique_sql
+    assert "event_id in (select unnest(list(event_id)) from" in unique_sql
     not_null_sql = _compiled_test(warehouse, "not_null_stg_segment__events_event_type")
     assert f"_staged_at > cast('{AS_OF_1}' as timestamp)" in not_null_sql
     # the view's keys are those of every delivery staged since, shown or not
     view_unique_sql = _compiled_test(warehouse, "unique_stg_segment__events_event_id")
-    assert "event_id in (select event_id from" in view_unique_sql
+    assert "event_id in (select unnest(list(event_id)) from" in view_unique_sql
     assert '"stg_segment__events_checked" where _staged_at >' in view_unique_sql
     # person_id changes in place when identity re-stitches: always tested whole
     assert "_staged_at" not in _compiled_test(warehouse, "relationships_int_events_stitc_")

@@ -138,7 +138,14 @@
                 {{ return(none) }}
             {%- endif -%}
         {%- endif -%}
-        {{ return(scope['key'] ~ ' in (select ' ~ scope['key'] ~ ' from ' ~ keys_from ~ ' where ' ~ staged ~ ')') }}
+        {#- The keys are collected into one list and unnested: DuckDB then hashes
+            the few new keys and streams the table past them. As a plain
+            subquery it took the filtered table (the view stg_segment__events,
+            whose filters make it look small) for the smaller side and hashed
+            all of its 31 million rows at 1,000,000 people: the view's unique
+            test took 3.53 s of a micro_batch build, 1.78 s with the list. -#}
+        {{ return(scope['key'] ~ ' in (select unnest(list(' ~ scope['key'] ~ ')) from ' ~ keys_from
+            ~ ' where ' ~ staged ~ ')') }}
     {%- endif -%}
     {{ return(staged) }}
 {%- endmacro %}
