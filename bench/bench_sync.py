@@ -25,8 +25,8 @@ For each sync of syncs.yml:
 
 ``--repeat N`` measures every sync N times, each round on a fresh copy of the same
 warehouse (so every round is a first sync again), and prints the median of the N runs
-with their range: single runs of a few seconds move by a quarter between runs on a
-shared machine, more than most changes gain.
+with their range: single runs of a few seconds move by a quarter between runs, even
+with nothing else on the machine, more than most changes gain.
 
 The webhook sends one request per record at its default 10 requests a second: with
 ``--synthetic`` its model holds ``WEBHOOK_ROWS`` rows (60 s of sending) unless
@@ -384,12 +384,14 @@ def _measure(name: str, db: Path) -> dict:
 
 
 def _spread(values: dict, fmt: str) -> str:
-    """A median and its range: ``3.45 (3.37-3.84)``."""
+    """A median and its range: ``3.45 (3.37-3.84)``, ``52% (48-56%)``."""
     if values["median"] is None:
         return "-"
-    if values["min"] == values["max"]:
-        return fmt.format(values["median"])
-    return f"{fmt.format(values['median'])} ({fmt.format(values['min'])}-{fmt.format(values['max'])})"
+    median, low, high = (fmt.format(values[k]) for k in ("median", "min", "max"))
+    if low == high:
+        return median
+    unit = "%" if fmt.endswith("%}") else ""
+    return f"{median} ({low.removesuffix(unit)}-{high})"
 
 
 def main() -> None:
@@ -459,8 +461,8 @@ def main() -> None:
                 _write(out, args, rows)
                 of = f" (round {round_number} of {args.repeat})" if args.repeat > 1 else ""
                 print(
-                    f"  {name}{of}: {row['records']:,} records in {row['sync_seconds']:,.1f} s;"
-                    f" raw replay {row['raw_seconds']:,.1f} s; ratio {row['ratio']};"
+                    f"  {name}{of}: {row['records']:,} records in {row['sync_seconds']:,.2f} s;"
+                    f" raw replay {row['raw_seconds']:,.2f} s; ratio {row['ratio']};"
                     f" load {row['load_average_1m_before']:.2f} -> {row['load_average_1m_after_sync']:.2f}"
                 )
 

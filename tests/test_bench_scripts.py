@@ -31,6 +31,10 @@ def test_the_sync_benchmark_records_and_replays_a_sync(tmp_path):
     assert row["ratio"] > 0
     assert set(row["sync_stage_seconds"]) == {"diff", "sending", "finishing"}
     assert "diff / sending / finishing" in proc.stdout
+    # one run: one round, no summary of medians
+    assert (json.loads(out.read_text())["repeat"], row["round"]) == (1, 1)
+    assert "summary" not in json.loads(out.read_text())
+    assert "median of" not in proc.stdout
 
 
 def test_the_sync_benchmark_repeats_each_sync_from_the_same_warehouse_and_reports_medians(tmp_path):
@@ -60,3 +64,38 @@ def test_the_sync_benchmark_refuses_a_repeat_below_one():
     )  # fmt: skip
     assert proc.returncode != 0
     assert "--repeat 0: give 1 or more" in proc.stderr
+
+
+def test_the_sync_benchmark_summary_takes_medians_and_ranges_and_skips_what_a_run_lacks():
+    sys.path.insert(0, str(ROOT))
+    from bench.bench_sync import _spread, summarize
+
+    def run(seconds, ratio, stages=None, cpu=1.0):
+        return {
+            "sync": "braze_users",
+            "records": 10,
+            "requests": 2,
+            "sync_seconds": seconds,
+            "sync_stage_seconds": stages or {},
+            "sync_cpu_seconds": cpu,
+            "raw_seconds": 1.0,
+            "ratio": ratio,
+            "sync_status": "ok",
+        }
+
+    stages = {"diff": 0.1, "sending": 1.0, "finishing": 0.2}
+    runs = [run(3.0, 0.5, stages), run(5.0, None, stages), run(4.0, 0.3, stages), run(9.0, 0.4, stages)]
+    summary, other = summarize([runs[0], {**run(2.0, 0.9), "sync": "segment_journey_audiences"}, *runs[1:]])
+    assert (other["sync"], other["runs"], other["sync_seconds"]["median"]) == ("segment_journey_audiences", 1, 2.0)
+    assert (summary["sync"], summary["runs"]) == ("braze_users", 4)  # in the order first measured
+    # a median, not a mean: of 3, 4, 5 and 9 s it is 4.5 s (the mean would be 5.25)
+    assert summary["sync_seconds"] == {"median": 4.5, "min": 3.0, "max": 9.0}
+    assert summary["ratio"] == {"median": 0.4, "min": 0.3, "max": 0.5}  # the run without a ratio is left out
+    assert summary["sync_stage_seconds"] == stages
+    # a run from an engine without stage seconds: no stage median rather than a wrong one
+    (older,) = summarize([run(3.0, 0.5, stages), run(4.0, 0.5)])
+    assert older["sync_stage_seconds"] == {}
+    assert _spread({"median": 0.518, "min": 0.476, "max": 0.555}, "{:.0%}") == "52% (48-56%)"
+    assert _spread({"median": 4.28, "min": 4.11, "max": 4.84}, "{:,.2f}") == "4.28 (4.11-4.84)"
+    assert _spread({"median": 0.5, "min": 0.501, "max": 0.499}, "{:.0%}") == "50%"
+    assert _spread({"median": None, "min": None, "max": None}, "{:.0%}") == "-"
