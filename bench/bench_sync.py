@@ -283,6 +283,14 @@ def _git_head() -> str | None:
     return out.stdout.strip() or None
 
 
+def _median_range(runs: list[dict], key: str) -> dict:
+    """The median of ``key`` over the runs that have it, with its min and max (None without any)."""
+    values = [r[key] for r in runs if r.get(key) is not None]
+    if not values:
+        return {"median": None, "min": None, "max": None}
+    return {"median": round(statistics.median(values), 3), "min": min(values), "max": max(values)}
+
+
 def summarize(rows: list[dict]) -> list[dict]:
     """Per sync, in the order first measured: the median of its runs and their range."""
     by_sync: dict[str, list[dict]] = {}
@@ -290,13 +298,6 @@ def summarize(rows: list[dict]) -> list[dict]:
         by_sync.setdefault(row["sync"], []).append(row)
     summary = []
     for name, runs in by_sync.items():
-
-        def spread(key: str, runs: list[dict] = runs) -> dict:
-            values = [r[key] for r in runs if r.get(key) is not None]
-            if not values:
-                return {"median": None, "min": None, "max": None}
-            return {"median": round(statistics.median(values), 3), "min": min(values), "max": max(values)}
-
         stages = [r.get("sync_stage_seconds") or {} for r in runs]
         summary.append(
             {
@@ -304,15 +305,15 @@ def summarize(rows: list[dict]) -> list[dict]:
                 "runs": len(runs),
                 "records": runs[0]["records"],
                 "requests": runs[0]["requests"],
-                "sync_seconds": spread("sync_seconds"),
+                "sync_seconds": _median_range(runs, "sync_seconds"),
                 "sync_stage_seconds": {
                     stage: round(statistics.median(s[stage] for s in stages), 2)
                     for stage in stages[0]
                     if all(stage in s for s in stages)
                 },
-                "sync_cpu_seconds": spread("sync_cpu_seconds"),
-                "raw_seconds": spread("raw_seconds"),
-                "ratio": spread("ratio"),
+                "sync_cpu_seconds": _median_range(runs, "sync_cpu_seconds"),
+                "raw_seconds": _median_range(runs, "raw_seconds"),
+                "ratio": _median_range(runs, "ratio"),
                 "statuses": sorted({r["sync_status"] for r in runs}),
             }
         )

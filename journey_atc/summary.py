@@ -114,7 +114,8 @@ def collect_summary(db_path: str | Path, schema: str = "main") -> Summary:
             s.unattributed_events = _scalar(
                 con, f"select count(*) from {schema}.int_events_stitched where person_id is null"
             )
-        if _exists(con, schema, "profiles"):
+        has_profiles = _exists(con, schema, "profiles")
+        if has_profiles:
             s.people = _scalar(con, f"select count(*) from {schema}.profiles")
             cols = {
                 r[0]
@@ -152,7 +153,7 @@ def collect_summary(db_path: str | Path, schema: str = "main") -> Summary:
                 s.journeys[journey_id] = {"people": people, "holdout": holdout}
             # people in no queue and no journey have no candidate row: no journey either
             # (max: profiles may have been rebuilt apart from the decisions)
-            if _exists(con, schema, "profiles"):
+            if has_profiles:
                 in_journeys = sum(v["people"] for j, v in s.journeys.items() if j != "none")
                 if s.people > in_journeys or "none" in s.journeys:
                     s.journeys["none"] = {"people": max(0, s.people - in_journeys), "holdout": 0}
