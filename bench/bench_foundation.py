@@ -34,6 +34,24 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
+def copy_warehouse(source: Path, target: Path) -> Path:
+    """Copy a DuckDB warehouse file with its write-ahead log, and only with its own.
+
+    Writes DuckDB has not checkpointed yet live in ``<file>.wal`` beside the file: a copy
+    without it lacks them, and a log left beside the target from an earlier copy would be
+    replayed onto a file it does not belong to.
+    """
+    source, target = Path(source), Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    wal, target_wal = source.with_name(source.name + ".wal"), target.with_name(target.name + ".wal")
+    for stale in (target, target_wal):
+        stale.unlink(missing_ok=True)
+    shutil.copyfile(source, target)
+    if wal.exists():
+        shutil.copyfile(wal, target_wal)
+    return target
+
+
 def machine() -> dict:
     return {
         "cpu": platform.processor() or platform.machine(),
@@ -185,7 +203,7 @@ def main() -> None:
     if not (args.data_dir or args.raw_db or (args.keep_data and (data_dir / "_generated.json").exists())):
         phases.append(run_measured("generate", [atc, "generate", str(data_dir), "--people", str(args.people)], env))
     if args.raw_db:
-        shutil.copyfile(args.raw_db, db)
+        copy_warehouse(Path(args.raw_db), db)
         # a warehouse loaded by an older version may lack tables added since (idempotent)
         from journey_atc.raw_schema import create_raw_tables_sql
 

@@ -45,7 +45,7 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_foundation import BIN, layer_timings, machine, run_measured  # noqa: E402
+from bench.bench_foundation import BIN, copy_warehouse, layer_timings, machine, run_measured  # noqa: E402
 
 AS_OF = json.dumps({"atc__as_of": "2026-11-01 00:00:00"})
 MARTS = ("identity_person_map", "profiles", "journey_assignments", "guardrail_decisions")
@@ -126,12 +126,7 @@ def compare_marts(a: Path, b: Path) -> dict[str, dict]:
 
 def fresh_copy(raw_db: Path, where: Path) -> Path:
     """A copy of the raw warehouse under the same file name (so compiled names still resolve)."""
-    where.mkdir(parents=True, exist_ok=True)
-    db = where / "warehouse.duckdb"
-    if db.exists():
-        db.unlink()
-    shutil.copyfile(raw_db, db)
-    return db
+    return copy_warehouse(raw_db, where / "warehouse.duckdb")
 
 
 def dbt_env(db: Path, work: Path, profiles_dir: Path) -> dict:

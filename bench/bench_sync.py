@@ -44,7 +44,6 @@ import json
 import os
 import re
 import resource
-import shutil
 import socket
 import statistics
 import subprocess
@@ -62,7 +61,7 @@ sys.path.insert(0, str(ROOT))
 from activation.engine import load_config, run_sync  # noqa: E402
 from activation.http import HttpClient  # noqa: E402
 from activation.protocol import stage_split  # noqa: E402
-from bench.bench_foundation import PeakMemory, machine  # noqa: E402
+from bench.bench_foundation import PeakMemory, copy_warehouse, machine  # noqa: E402
 
 
 def _free_port() -> int:
@@ -450,11 +449,9 @@ def main() -> None:
             pristine = args.db
         for round_number in range(1, args.repeat + 1):
             # every round starts from the same warehouse: each sync is a first sync again
-            for stale in (db, db.with_name(db.name + ".wal")):
-                stale.unlink(missing_ok=True)
             if args.db is not None:
                 print(f"copying {args.db} ...")
-            shutil.copyfile(pristine, db)
+            copy_warehouse(pristine, db)
             for name in names:
                 row = _measure(name, db)
                 row["round"] = round_number

@@ -99,3 +99,45 @@ def test_the_sync_benchmark_summary_takes_medians_and_ranges_and_skips_what_a_ru
     assert _spread({"median": 4.28, "min": 4.11, "max": 4.84}, "{:,.2f}") == "4.28 (4.11-4.84)"
     assert _spread({"median": 0.5, "min": 0.501, "max": 0.499}, "{:.0%}") == "50%"
     assert _spread({"median": None, "min": None, "max": None}, "{:.0%}") == "-"
+
+
+def _warehouse_with_unflushed_log(path: Path, value: int) -> None:
+    """A DuckDB file whose last write is only in its write-ahead log."""
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    con.execute("create table t (x integer)")
+    con.execute("checkpoint")
+    con.execute("set checkpoint_threshold = '1GB'")
+    con.execute("pragma disable_checkpoint_on_shutdown")
+    con.execute(f"insert into t values ({value})")
+    con.close()
+
+
+def test_a_warehouse_is_copied_with_its_own_log_and_not_with_a_stale_one(tmp_path):
+    import duckdb
+
+    sys.path.insert(0, str(ROOT))
+    from bench.bench_foundation import copy_warehouse
+
+    source = tmp_path / "source.duckdb"
+    _warehouse_with_unflushed_log(source, 7)
+    assert (tmp_path / "source.duckdb.wal").exists()
+    # beside the target: a file and a log of another warehouse, from an earlier copy
+    target = tmp_path / "copy" / "warehouse.duckdb"
+    target.parent.mkdir()
+    _warehouse_with_unflushed_log(target, 99)
+    assert target.with_name("warehouse.duckdb.wal").exists()
+
+    assert copy_warehouse(source, target) == target
+    with duckdb.connect(str(target), read_only=True) as con:
+        assert con.execute("select list(x) from t").fetchone()[0] == [7]
+    # a warehouse with no log leaves none beside its copy
+    (tmp_path / "source.duckdb.wal").unlink()
+    with duckdb.connect(str(source)) as con:
+        con.execute("insert into t values (8)")
+        con.execute("checkpoint")
+    copy_warehouse(source, target)
+    assert not target.with_name("warehouse.duckdb.wal").exists()
+    with duckdb.connect(str(target), read_only=True) as con:
+        assert sorted(con.execute("select list(x) from t").fetchone()[0]) == [8]
