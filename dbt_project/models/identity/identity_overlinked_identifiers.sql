@@ -3,8 +3,13 @@
 
 with
 
+-- read twice below: named columns, or DuckDB would copy every column of the edges
+-- (docs/incremental.md, "Written for DuckDB's planner")
 edges as (
-    select * from {{ ref('int_identity__edges') }}
+    select
+        node_a,
+        node_b
+    from {{ ref('int_identity__edges') }}
 ),
 
 -- both directions of every undirected edge: each row is one node and one of its links

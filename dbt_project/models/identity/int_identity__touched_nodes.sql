@@ -16,12 +16,14 @@
 
 with
 
+-- imports read more than once name their columns (docs/incremental.md,
+-- "Written for DuckDB's planner")
 nodes as (
-    select * from {{ ref('int_identity__nodes') }}
+    select node from {{ ref('int_identity__nodes') }}
 ),
 
 overlinked as (
-    select * from {{ ref('identity_overlinked_identifiers') }}
+    select node from {{ ref('identity_overlinked_identifiers') }}
 ),
 
 graph_nodes as (
@@ -39,7 +41,10 @@ identifier_sets as (
 ),
 
 edges as (
-    select * from {{ ref('int_identity__edges') }}
+    select
+        node_a,
+        node_b
+    from {{ ref('int_identity__edges') }}
 ),
 
 previous_components as (
