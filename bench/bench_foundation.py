@@ -34,6 +34,13 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
+def remove_warehouse(path: Path) -> None:
+    """Delete a DuckDB warehouse file and its write-ahead log (``<file>.wal``), if there."""
+    path = Path(path)
+    for stale in (path, path.with_name(path.name + ".wal")):
+        stale.unlink(missing_ok=True)
+
+
 def copy_warehouse(source: Path, target: Path) -> Path:
     """Copy a DuckDB warehouse file with its write-ahead log, and only with its own.
 
@@ -43,12 +50,11 @@ def copy_warehouse(source: Path, target: Path) -> Path:
     """
     source, target = Path(source), Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    wal, target_wal = source.with_name(source.name + ".wal"), target.with_name(target.name + ".wal")
-    for stale in (target, target_wal):
-        stale.unlink(missing_ok=True)
+    remove_warehouse(target)
     shutil.copyfile(source, target)
+    wal = source.with_name(source.name + ".wal")
     if wal.exists():
-        shutil.copyfile(wal, target_wal)
+        shutil.copyfile(wal, target.with_name(target.name + ".wal"))
     return target
 
 
@@ -174,8 +180,7 @@ def main() -> None:
     data_dir = args.data_dir or work / "data"
     db = work / "warehouse.duckdb"
     work.mkdir(parents=True, exist_ok=True)
-    if db.exists():
-        db.unlink()
+    remove_warehouse(db)
     profiles_dir = ROOT
     if args.memory_limit:
         profiles_dir = work / "profiles"

@@ -45,7 +45,14 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_foundation import BIN, copy_warehouse, layer_timings, machine, run_measured  # noqa: E402
+from bench.bench_foundation import (  # noqa: E402
+    BIN,
+    copy_warehouse,
+    layer_timings,
+    machine,
+    remove_warehouse,
+    run_measured,
+)
 
 AS_OF = json.dumps({"atc__as_of": "2026-11-01 00:00:00"})
 MARTS = ("identity_person_map", "profiles", "journey_assignments", "guardrail_decisions")
@@ -287,8 +294,7 @@ def incremental_run(warehouse: Path, work: Path, profiles_dir: Path, as_of: str)
             )
         finally:
             # each copy is as large as the warehouse: three at once may not fit on the disk
-            for stale in where.glob("warehouse.duckdb*"):
-                stale.unlink()
+            remove_warehouse(db)
         measured["new_events"] = landed["events"]
         measured["new_rows"] = landed
         measured["rows_per_second"] = round(new_rows / measured["seconds"]) if measured["seconds"] else None
