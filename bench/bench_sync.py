@@ -176,7 +176,8 @@ _BASE = {
     "context": (
         "cast(json_object('cart_id', 'cart_' || cast(i as varchar), 'item_count', 1 + i % 3,"
         " 'cart_value', round(10 + (i % 5000) / 7.0, 2), 'currency', 'USD',"
-        " 'items', list_transform(range(1 + i % 3), x -> json_object('sku', 'sku_' || cast((i + x) % 9973 as varchar),"
+        " 'items', list_transform(range(1 + i % 3),"
+        " lambda x: json_object('sku', 'sku_' || cast((i + x) % 9973 as varchar),"
         " 'name', 'Item ' || cast((i + x) % 9973 as varchar), 'price', round(5 + ((i + x) % 300) / 3.0, 2))))"
         " as varchar)"
     ),

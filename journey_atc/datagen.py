@@ -1168,10 +1168,10 @@ def _take(values: pa.Array, idx: np.ndarray) -> pa.Array:
 
 def _event_table(ev: dict[str, np.ndarray], start: int, con, cat: _Catalog) -> pa.Table:
     """The event arrays plus the person and catalog text they refer to (taken by index)."""
-    people = con.execute(
+    people = con.sql(
         "select country, locale, tz, city, user_id, email, phone, first_name, last_name, "
         "newsletter, currency_i, anon_ids, device_ids from people order by pid"
-    ).fetch_arrow_table()
+    ).to_arrow_table()
     local = ev["pid"] - start
     table = pa.table(ev)
     for name in (
@@ -1219,7 +1219,7 @@ class _Sink:
 
     def write(self, con: duckdb.DuckDBPyConnection, sql: str, tmp: Path) -> None:
         if self.fmt == "parquet":
-            table = con.execute(sql).fetch_arrow_table()
+            table = con.sql(sql).to_arrow_table()
             if self.writer is None:
                 self.writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
             self.writer.write_table(table)

@@ -200,8 +200,8 @@ class KlaviyoDestination(HttpDestination):
         # The payload is parsed once per record: lambdas bind its values (v) and the custom members (p).
         head = '\'{"type":"profile","attributes":{\''
         entity = (
-            f"list_transform([json_extract(payload, {paths})::varchar[]], v -> "
-            f"list_transform([{custom}], p -> {head} || {attributes} || '}}}}')[1])[1]"
+            f"list_transform([json_extract(payload, {paths})::varchar[]], lambda v: "
+            f"list_transform([{custom}], lambda p: {head} || {attributes} || '}}}}')[1])[1]"
         )
         return RenderSpec(
             entity={"added": entity, "changed": entity}, max_request_bytes=MAX_IMPORT_BYTES - JOB_ENVELOPE_BYTES
