@@ -17,6 +17,22 @@
     linked next journey) - weight x fatigue; `none` scores the baseline. -#}
 {%- set as_of = journey_atc.as_of() -%}
 
+{#- The weighted score before it is rounded (round_decimal(): the same
+    decimals on DuckDB 1.x and 2.0 and on Spark). -#}
+{%- set weighted_score -%}
+        case
+            when is_no_journey then {{ var('atc__score_none_baseline', 0.25) }}
+            else
+                {{ var('atc__score_weight_priority', 1.0) }} * priority / 100.0
+                + {{ var('atc__score_weight_interest', 0.3) }} * interest_match_score
+                + {{ var('atc__score_weight_urgency', 0.3) }} * urgency_score
+                + {{ var('atc__score_weight_relevance', 0.4) }} * relevance_score
+                + {{ var('atc__score_weight_next_journey', 0.2) }}
+                * case when is_linked_next then 1 else 0 end
+                - {{ var('atc__score_weight_fatigue', 0.3) }} * fatigue_score
+        end
+{%- endset %}
+
 with
 
 enriched as (
@@ -133,20 +149,7 @@ scored as (
 final as (
     select
         *,
-        round(
-            case
-                when is_no_journey then {{ var('atc__score_none_baseline', 0.25) }}
-                else
-                    {{ var('atc__score_weight_priority', 1.0) }} * priority / 100.0
-                    + {{ var('atc__score_weight_interest', 0.3) }} * interest_match_score
-                    + {{ var('atc__score_weight_urgency', 0.3) }} * urgency_score
-                    + {{ var('atc__score_weight_relevance', 0.4) }} * relevance_score
-                    + {{ var('atc__score_weight_next_journey', 0.2) }}
-                    * case when is_linked_next then 1 else 0 end
-                    - {{ var('atc__score_weight_fatigue', 0.3) }} * fatigue_score
-            end,
-            6
-        ) as score
+        {{ journey_atc.round_decimal(weighted_score, 6) }} as score
     from scored
 )
 

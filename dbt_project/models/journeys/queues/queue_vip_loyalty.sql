@@ -112,15 +112,11 @@ final as (
             "' with order '", "crossings.order_key",
             "' today, crossing the VIP threshold of " ~ threshold ~ "'",
         ]) }} as {{ dbt.type_string() }}) as entry_reason,
-        cast(
-            round(
-                0.8 + 0.2 * least(
-                    1.0, (profiles.lifetime_value - {{ threshold }}) / cast({{ threshold }} as double)
-                ),
-                4
-            )
-            as double
-        ) as relevance_score,
+        {{ journey_atc.round_decimal(
+            "0.8 + 0.2 * least(1.0, (profiles.lifetime_value - " ~ threshold
+            ~ ") / cast(" ~ threshold ~ " as double))",
+            4
+        ) }} as relevance_score,
         cast(1.0 as double) as urgency_score,
         cast(null as {{ dbt.type_timestamp() }}) as event_at,
         cast(crossings.order_key as {{ dbt.type_string() }}) as context_key,
